@@ -1,0 +1,1 @@
+"""Video + captions -> dataset. Each module is one stage; no CLI code here."""

@@ -1,0 +1,92 @@
+"""Every fixed file and folder name of the on-disk layout, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CAPTION_EXTS = ("json3", "srv3", "vtt", "srt")
+
+
+@dataclass(frozen=True)
+class VideoDir:
+    """data/videos/<video_id>/: what `fetch` writes and `build-dataset` adds to."""
+
+    root: Path
+
+    @property
+    def id(self) -> str:
+        return self.root.name
+
+    @property
+    def video(self) -> Path:
+        return self.root / "video.mp4"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "info.json"
+
+    def caption(self, lang: str, ext: str) -> Path:
+        return self.root / f"captions.{lang}.{ext}"
+
+    def captions(self) -> list[Path]:
+        """Caption files present, best format first (json3 has word times)."""
+        found = [p for p in self.root.glob("captions.*") if p.suffix.lstrip(".") in CAPTION_EXTS]
+        return sorted(found, key=lambda p: (CAPTION_EXTS.index(p.suffix.lstrip(".")), p.name))
+
+    @property
+    def words(self) -> Path:
+        return self.root / "words.json"
+
+    @property
+    def track(self) -> Path:
+        return self.root / "track.npz"
+
+    @property
+    def mouth(self) -> Path:
+        return self.root / "mouth.npy"
+
+    @property
+    def skip(self) -> Path:
+        """Written when a build stage rejects the video: {"stage", "reason", "detail"}."""
+        return self.root / "skip.json"
+
+
+def video_dirs(videos: Path) -> list[VideoDir]:
+    """Finished video folders under `videos`, sorted by id (temporary folders are ignored)."""
+    videos = Path(videos)
+    if not videos.is_dir():
+        return []
+    return [VideoDir(p) for p in sorted(videos.iterdir())
+            if p.is_dir() and not p.name.startswith(".")]
+
+
+@dataclass(frozen=True)
+class DatasetDir:
+    """data/dataset/: <word>/<split>/<video_id>_<start_ms>.mp4 plus a .json sidecar per clip."""
+
+    root: Path
+
+    def clip(self, word: str, split: str, video_id: str, start_ms: int) -> Path:
+        return self.root / word / split / f"{video_id}_{start_ms}.mp4"
+
+    @staticmethod
+    def sidecar(clip: Path) -> Path:
+        return clip.with_suffix(".json")
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.jsonl"
+
+    @property
+    def stats(self) -> Path:
+        return self.root / "stats.json"
+
+    @property
+    def contact_sheet(self) -> Path:
+        return self.root / "contact_sheet.png"
+
+    @property
+    def cache(self) -> Path:
+        """uint8 clip arrays for training, one memory-mapped file per split."""
+        return self.root / ".cache"

@@ -1,0 +1,183 @@
+"""ffmpeg: the one resolver, probing, streaming decode at a fixed rate, and encoding.
+
+The system ffmpeg is used when it is on PATH, else the binary that imageio-ffmpeg ships,
+so the project works on a machine with no ffmpeg installed. Frames stream through pipes:
+nothing here holds a whole video in memory unless asked to (`read_video`, for short clips).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lipreader.atomic import atomic_path
+from lipreader.errors import InputError
+
+FPS = 25.0  # every stage works at 25 fps, as LRW does
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: the system's when on PATH, else imageio-ffmpeg's."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as e:
+        raise InputError("no ffmpeg found: install ffmpeg (apt-get install ffmpeg) "
+                         "or the imageio-ffmpeg package") from e
+
+
+def ffprobe_exe() -> str | None:
+    """The system ffprobe beside the system ffmpeg, or None (imageio-ffmpeg ships no ffprobe)."""
+    return shutil.which("ffprobe") if shutil.which("ffmpeg") else None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    has_video: bool
+    has_audio: bool
+
+    @property
+    def frames_at_25(self) -> int:
+        return int(round(self.duration * FPS))
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
+_FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees|rotate\s*:\s*(-?\d+)")
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Size, frame rate, duration and streams of a media file (from `ffmpeg -i`, which every
+    ffmpeg build has). Sizes are as displayed, after any rotation metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                         capture_output=True, text=True, errors="replace")
+    text = res.stderr
+    if "Invalid data found" in text or "moov atom not found" in text or "Duration:" not in text:
+        raise InputError(f"{path}: not a readable media file")
+    m = _DURATION.search(text)
+    duration = (int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))) if m else 0.0
+    video_line = next((ln for ln in text.splitlines() if re.search(r"Stream #.*: Video:", ln)
+                       and "attached pic" not in ln), None)
+    has_audio = bool(re.search(r"Stream #.*: Audio:", text))
+    if video_line is None:
+        return MediaInfo(0, 0, 0.0, duration, False, has_audio)
+    size = _VIDEO.search(video_line)
+    width, height = (int(size.group(1)), int(size.group(2))) if size else (0, 0)
+    rate = _FPS.search(video_line)
+    fps = float(rate.group(1)) if rate else 0.0
+    rot = _ROTATION.search(text)
+    if rot and abs(float(rot.group(1) or rot.group(2))) % 180 == 90:
+        width, height = height, width
+    return MediaInfo(width, height, fps, duration, True, has_audio)
+
+
+def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int] | None = None,
+                gray: bool = False, threads: int = 0) -> Iterator[np.ndarray]:
+    """Decode `path` frame by frame, resampled to `fps` (None keeps the source rate).
+
+    Yields uint8 arrays of shape (H, W) when `gray`, else (H, W, 3) RGB; `size` is (W, H)
+    to let ffmpeg scale in its own threads. Only one frame is in memory at a time.
+    """
+    path = Path(path)
+    if size is None:
+        info = probe(path)
+        if not info.has_video:
+            raise InputError(f"{path}: has no video stream")
+        size = (info.width, info.height)
+    width, height = size
+    filters = []
+    if fps:
+        filters.append(f"fps={fps:g}")
+    filters.append(f"scale={width}:{height}:flags=area")
+    channels = 1 if gray else 3
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", str(threads),
+           "-i", str(path), "-an", "-sn", "-vf", ",".join(filters),
+           "-f", "rawvideo", "-pix_fmt", "gray" if gray else "rgb24", "pipe:1"]
+    frame_bytes = width * height * channels
+    shape = (height, width) if gray else (height, width, 3)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=frame_bytes * 2)
+    try:
+        while True:
+            buf = proc.stdout.read(frame_bytes)
+            if len(buf) < frame_bytes:
+                break
+            yield np.frombuffer(buf, np.uint8).reshape(shape)
+    finally:
+        proc.stdout.close()
+        proc.kill() if proc.poll() is None else None
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        proc.stderr.close()
+        proc.wait()
+    if proc.returncode not in (0, -9) and err:
+        raise InputError(f"{path}: ffmpeg could not decode it: {err.splitlines()[-1]}")
+
+
+def read_video(path: str | Path, gray: bool = True, fps: float | None = None) -> np.ndarray:
+    """A short video as one array: (T, H, W) when `gray`, else (T, H, W, 3). For clips, not films."""
+    frames = list(iter_frames(path, fps=fps, gray=gray))
+    if not frames:
+        raise InputError(f"{path}: no frames could be decoded")
+    return np.stack(frames)
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS,
+                crf: int = 18, lossless: bool = False, audio: str | Path | None = None,
+                preset: str = "veryfast") -> Path:
+    """Encode uint8 frames ((H, W) gray or (H, W, 3) RGB, all one size) as H.264 mp4, atomically.
+
+    `lossless` keeps gray frames bit-exact (qp 0, full-range 4:4:4); `audio` adds a sound track.
+    """
+    path = Path(path)
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise InputError(f"{path}: no frames to write") from None
+    gray = first.ndim == 2
+    height, width = first.shape[:2]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           "-f", "rawvideo", "-pix_fmt", "gray" if gray else "rgb24",
+           "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0"]
+    if audio is not None:
+        cmd += ["-i", str(audio), "-c:a", "aac", "-b:a", "64k", "-shortest"]
+    if lossless:
+        cmd += ["-c:v", "libx264", "-preset", preset, "-qp", "0",
+                "-pix_fmt", "yuv444p" if not gray else "gray", "-color_range", "pc"]
+    else:
+        if width % 2 or height % 2:
+            raise InputError(f"{path}: lossy H.264 needs even frame sizes, got {width}x{height}")
+        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    cmd += ["-movflags", "+faststart"]
+    with atomic_path(path) as tmp:
+        proc = subprocess.Popen(cmd + [str(tmp)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(np.ascontiguousarray(first).tobytes())
+            for frame in it:
+                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = proc.stderr.read().decode("utf-8", "replace")
+        if proc.wait() != 0:
+            raise InputError(f"{path}: ffmpeg could not encode: {err.strip()[-300:]}")
+    return path

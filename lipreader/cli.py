@@ -1,0 +1,204 @@
+"""The `lipreader` command line: parses flags, loads the config, calls the pipelines.
+
+No logic of its own, and no heavy imports at start-up: `lipreader --help` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from lipreader.config import Config, load_config, to_toml
+from lipreader.errors import LipreaderError
+
+
+class LipreaderGroup(click.Group):
+    """Turns a LipreaderError into one line on stderr and exit status 1 (a traceback with -v)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LipreaderError as e:
+            if ctx.meta.get("lipreader.verbose"):
+                traceback.print_exc()
+            raise click.ClickException(str(e)) from e
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.obj["config"]
+
+
+@click.group(cls=LipreaderGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Options file (default: ./options.toml when present).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(package_name="lipreader")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Turn public YouTube talk into a word-level lipreading dataset and a model trained on it.
+
+    \b
+      lipreader fetch URL           download videos with captions
+      lipreader build-dataset       captions + face tracking -> one clip per word
+      lipreader train               train the ResNet-LSTM word classifier
+      lipreader read URL            which word is spoken in each stretch
+      lipreader demo                the whole chain offline on generated videos
+    """
+    ctx.meta["lipreader.verbose"] = verbose
+    try:
+        ctx.obj = {"config": load_config(config_path)}
+    except LipreaderError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@cli.command("config")
+@click.pass_context
+def config_cmd(ctx: click.Context) -> None:
+    """Print the effective configuration (options.toml with defaults filled in)."""
+    click.echo(to_toml(_config(ctx)), nl=False)
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@click.option("--from-file", type=click.Path(dir_okay=False),
+              help="Text file of URLs, one per line; # starts a comment.")
+@click.option("--out", type=click.Path(file_okay=False), help="Videos folder [general] videos.")
+@click.option("--max-height", type=int, help="Largest video height to download.")
+@click.option("--lang", help="Caption language (manual preferred, else automatic).")
+@click.option("--license", "license_", help="Keep only videos whose license contains this, e.g. cc-by.")
+@click.option("--max-videos", type=int, help="At most this many videos per URL.")
+@click.option("--max-duration", type=float, help="Skip videos longer than this many seconds.")
+@click.option("--socket-timeout", type=float, help="Seconds before a silent connection fails.")
+@click.option("--retries", type=int, help="Retries on transient network errors.")
+@click.option("--rate-limit", help="Download rate limit, e.g. 2M.")
+@click.pass_context
+def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max_duration,
+          socket_timeout, retries, rate_limit) -> None:
+    """Download videos with captions and metadata into data/videos/<id>/.
+
+    URLS are YouTube videos, playlists or channels, other sites yt-dlp knows, or local
+    video files. Finished videos are skipped on a re-run.
+    """
+    from pipelines import fetch as fetch_pipeline
+
+    cfg = _config(ctx).override("fetch", max_height=max_height, lang=lang, license=license_,
+                                max_videos=max_videos, max_duration=max_duration,
+                                socket_timeout=socket_timeout, retries=retries,
+                                rate_limit=rate_limit)
+    cfg = cfg.override("general", videos=out)
+    summary = fetch_pipeline.run(cfg, list(urls), from_file=from_file)
+    if summary.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--words", type=int, default=10, show_default=True, help="Vocabulary size.")
+@click.option("--videos", type=int, default=20, show_default=True, help="Number of videos.")
+@click.option("--speakers", type=int, default=6, show_default=True, help="Speakers (variants of real faces).")
+@click.option("--holdout-speakers", type=int, default=1, show_default=True,
+              help="Speakers (a different real person) kept out of training videos.")
+@click.option("--faces", type=click.Path(file_okay=False, exists=True), help="Folder of your own face photos.")
+@click.option("--fps", type=float, default=25.0, show_default=True)
+@click.option("--height", type=int, default=480, show_default=True, help="Frame height (360-720).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_context
+def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, height, seed) -> None:
+    """Generate talking-head videos of real faces saying known words, with exact captions."""
+    from pipelines import synth as synth_pipeline
+
+    synth_pipeline.run(Path(out), words=words, videos=videos, speakers=speakers,
+                       holdout_speakers=holdout_speakers, faces=Path(faces) if faces else None,
+                       fps=fps, height=height, seed=seed)
+
+
+@cli.command("build-dataset")
+@click.option("--videos", type=click.Path(file_okay=False), help="Fetched videos [general] videos.")
+@click.option("--out", type=click.Path(file_okay=False), help="Dataset folder [general] dataset.")
+@click.option("--words", type=int, help="Vocabulary: the N most frequent words.")
+@click.option("--vocab", type=click.Path(dir_okay=False, exists=True), help="File of words, one a line.")
+@click.option("--min-count", type=int, help="Least occurrences for a word to be kept.")
+@click.option("--max-per-word", type=int, help="At most this many clips per word and split.")
+@click.option("--splits", help="train,val,test fractions, e.g. 0.8,0.1,0.1.")
+@click.option("--frames", type=int, help="Clip length in frames at 25 fps.")
+@click.option("--workers", type=int, help="Worker processes (0: one per core).")
+@click.option("--shard", help="K/N: build only this deterministic share of the videos.")
+@click.option("--output", type=click.Choice(["train", "predict"]), default="train", show_default=True,
+              help="train: split clips into train/val/test; predict: all into <word>/predict/.")
+@click.option("--allow-estimated", is_flag=True, default=None,
+              help="Keep words whose times are estimated from whole caption cues.")
+@click.pass_context
+def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
+                  workers, shard, output, allow_estimated) -> None:
+    """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
+    from pipelines import build as build_pipeline
+
+    cfg = _config(ctx).override("build", words=words, vocab=vocab, min_count=min_count,
+                                max_per_word=max_per_word, splits=splits, frames=frames,
+                                workers=workers, allow_estimated=allow_estimated)
+    cfg = cfg.override("general", videos=videos, dataset=out)
+    build_pipeline.run(cfg, output=output, shard=shard)
+
+
+@cli.command()
+@click.option("--new", is_flag=True, help="Start a fresh model instead of continuing pretrainedmodelpath.")
+@click.option("--force", is_flag=True, help="With --new, overwrite an existing model file.")
+@click.option("--epochs", type=int, help="Epochs to train in this run.")
+@click.option("--validate", is_flag=True, help="Evaluate on [validation] folder after each epoch.")
+@click.option("--batch-size", type=int, help="Clips per batch.")
+@click.option("--lr", type=float, help="Peak learning rate.")
+@click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to train.")
+@click.option("--workers", type=int, help="Data-loading worker processes.")
+@click.option("--dataset", type=click.Path(file_okay=False), help="Dataset folder [training] folder.")
+@click.option("--model", type=click.Path(dir_okay=False), help="Model file [general] pretrainedmodelpath.")
+@click.option("--dry-run", is_flag=True, help="Print the architecture and parameter count, train nothing.")
+@click.pass_context
+def train(ctx, new, force, epochs, validate, batch_size, lr, arch, device, workers, dataset,
+          model, dry_run) -> None:
+    """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
+    from lipreader import train as train_module
+
+    cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
+                                arch=arch, workers=workers, folder=dataset)
+    cfg = cfg.override("general", device=device, pretrainedmodelpath=model)
+    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run)
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--model", type=click.Path(dir_okay=False), help="Model file [general] pretrainedmodelpath.")
+@click.option("--top-k", type=int, help="Guesses shown per word.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "srt", "vtt", "csv"]), help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--stride", type=int, help="Frames between sliding windows (no captions).")
+@click.option("--captions", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: one window per caption word when captions exist; none: sliding windows.")
+@click.option("--annotate", type=click.Path(dir_okay=False), help="Write a copy of the video with the words.")
+@click.pass_context
+def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate) -> None:
+    """Say which word is spoken in each stretch of SOURCE (URL, video file or folder of clips)."""
+    from pipelines import read as read_pipeline
+
+    cfg = _config(ctx).override("prediction", top_k=top_k, stride=stride, format=fmt)
+    cfg = cfg.override("general", pretrainedmodelpath=model)
+    read_pipeline.run(cfg, source, out=Path(out) if out else None, captions=captions,
+                      annotate=Path(annotate) if annotate else None)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), default="demo-out", show_default=True,
+              help="Folder for everything the demo makes.")
+@click.option("--quick", is_flag=True, help="A smaller corpus and shorter training (a smoke run).")
+@click.pass_context
+def demo(ctx, out, quick) -> None:
+    """Run the whole chain offline on generated videos: synth, fetch, build, train, read."""
+    from pipelines import demo as demo_pipeline
+
+    demo_pipeline.run(_config(ctx), Path(out), quick=quick)
+
+
+main = cli

@@ -1,0 +1,26 @@
+"""The project's error family.
+
+A `LipreaderError` is a user's mistake or bad input: the CLI prints its message as one
+line and exits non-zero. Anything else is a bug and crashes loudly.
+"""
+
+
+class LipreaderError(Exception):
+    """A problem the user can fix; the message says what, where, and what to do."""
+
+
+class ConfigError(LipreaderError):
+    """options.toml or a command-line value is wrong."""
+
+
+class InputError(LipreaderError):
+    """A file, folder, URL or checkpoint given to a command cannot be used."""
+
+
+class SkipVideo(LipreaderError):
+    """One video cannot go through a stage; the batch records `reason` and goes on."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -1,0 +1,1 @@
+"""The commands as chains of builder and lipreader stages: progress, parallelism, resume."""

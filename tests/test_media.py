@@ -1,0 +1,62 @@
+import os
+
+import numpy as np
+import pytest
+
+from builder import media
+from lipreader.errors import InputError
+
+
+def _frames(n=30, h=64, w=80):
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (h, w), dtype=np.uint8) for _ in range(n)]
+
+
+def test_lossless_gray_round_trip(tmp_path):
+    frames = _frames()
+    path = media.write_video(tmp_path / "clip.mp4", frames, fps=25, lossless=True)
+    back = media.read_video(path)
+    assert back.shape == (30, 64, 80)
+    assert np.array_equal(back, np.stack(frames))
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_probe_and_resample_to_25fps(tmp_path):
+    frames = [np.full((48, 64, 3), i * 4, np.uint8) for i in range(60)]
+    path = media.write_video(tmp_path / "v30.mp4", frames, fps=30)
+    info = media.probe(path)
+    assert (info.width, info.height, info.has_video, info.has_audio) == (64, 48, True, False)
+    assert info.fps == pytest.approx(30, abs=0.01)
+    assert info.duration == pytest.approx(2.0, abs=0.05)
+    out = list(media.iter_frames(path, fps=25, gray=True))
+    assert len(out) == 50
+    assert out[0].shape == (48, 64)
+    scaled = next(media.iter_frames(path, fps=25, size=(32, 24)))
+    assert scaled.shape == (24, 32, 3)
+
+
+def test_bad_media_is_input_error(tmp_path):
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(2000))
+    for name in ("zero.mp4", "junk.mp4", "missing.mp4"):
+        with pytest.raises(InputError):
+            media.probe(tmp_path / name)
+
+
+def test_failed_encode_leaves_nothing(tmp_path):
+    with pytest.raises(InputError):
+        media.write_video(tmp_path / "odd.mp4", [np.zeros((5, 5, 3), np.uint8)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_works_without_system_ffmpeg(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    media.ffmpeg_exe.cache_clear()
+    try:
+        exe = media.ffmpeg_exe()
+        assert "imageio_ffmpeg" in exe
+        assert media.ffprobe_exe() is None
+        path = media.write_video(tmp_path / "c.mp4", _frames(5), lossless=True)
+        assert media.read_video(path).shape == (5, 64, 80)
+    finally:
+        media.ffmpeg_exe.cache_clear()
