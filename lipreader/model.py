@@ -1,0 +1,208 @@
+"""The word classifier of Stafylakis & Tzimiropoulos (2017), "Combining Residual Networks
+with LSTMs for Lipreading": a 3D convolutional front end, a per-frame ResNet, a 2-layer
+bidirectional LSTM and a classifier applied at every time step.
+
+    x (B, 1, T, S, S) gray, normalised
+    -> Frontend3D       (B, C0, T, S/4, S/4)     conv 5x7x7 stride (1,2,2) + max-pool (1,2,2)
+    -> ResNet per frame (B, T, D)                D = 512 for ResNet-18/34
+    -> BiLSTM x2        (B, T, 2H)
+    -> classifier       (B, T, V)                the loss is taken at every step (as in the paper)
+    -> mean over T      (B, V)                   for prediction
+
+`features` and `head` are split so that `lipreader read` computes the per-frame ResNet once
+per frame and shares it across overlapping windows. `ModelDims` is stored in the checkpoint
+and rebuilds the model without guessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+ARCHS = {
+    # name: (blocks per stage, channels per stage, LSTM hidden size, ROI downsampling)
+    "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512), 256, 1),
+    "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512), 256, 1),
+    # the same design with a quarter of the channels at half the resolution (CPU tests, demo)
+    "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
+}
+ROI_SIZE = 96  # the dataset's mouth clips are 96x96
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """Everything needed to rebuild the network; stored in the checkpoint as a plain dict."""
+
+    arch: str = "resnet34"
+    num_classes: int = 500
+    input_size: int = 88             # crop fed to the network, after `downsample`
+    frames: int = 29                 # clip length trained on (any T works at inference)
+    blocks: tuple[int, ...] = (3, 4, 6, 3)
+    widths: tuple[int, ...] = (64, 128, 256, 512)
+    hidden: int = 256                # LSTM units per direction
+    lstm_layers: int = 2
+    downsample: int = 1              # the 96x96 ROI is average-pooled by this before cropping
+
+    @classmethod
+    def for_arch(cls, arch: str, num_classes: int, input_size: int = 88, frames: int = 29) -> ModelDims:
+        """`input_size` is the crop at full ROI resolution; "small" works at half of it."""
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(ARCHS)}")
+        blocks, widths, hidden, down = ARCHS[arch]
+        return cls(arch=arch, num_classes=num_classes, input_size=input_size // down, frames=frames,
+                   blocks=blocks, widths=widths, hidden=hidden, downsample=down)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelDims:
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
+        return cls(**d)
+
+
+def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = conv3x3(cin, cout, stride)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = conv3x3(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Frontend3D(nn.Module):
+    """Conv3d(1, C, (5,7,7), stride (1,2,2)) + BN + ReLU + MaxPool3d((1,3,3), (1,2,2))."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv3d(1, channels, (5, 7, 7), stride=(1, 2, 2), padding=(2, 3, 3), bias=False)
+        self.bn = nn.BatchNorm3d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.relu(self.bn(self.conv(x))))
+
+
+class ResNet(nn.Module):
+    """A torchvision-style ResNet without its stem and classifier: (N, C0, h, w) -> (N, D)."""
+
+    def __init__(self, blocks: tuple[int, ...], widths: tuple[int, ...]):
+        super().__init__()
+        layers, cin = [], widths[0]
+        for i, (n, cout) in enumerate(zip(blocks, widths)):
+            layers.append(self._make_layer(cin, cout, n, stride=1 if i == 0 else 2))
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_dim = widths[-1] * BasicBlock.expansion
+
+    @staticmethod
+    def _make_layer(cin: int, cout: int, n: int, stride: int) -> nn.Sequential:
+        return nn.Sequential(BasicBlock(cin, cout, stride), *(BasicBlock(cout, cout) for _ in range(n - 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.layers(x)).flatten(1)
+
+
+class LipReader(nn.Module):
+    def __init__(self, dims: ModelDims):
+        super().__init__()
+        self.dims = dims
+        self.channels_last = False  # set on CUDA: the per-frame ResNet then runs NHWC
+        self.frontend = Frontend3D(dims.widths[0])
+        self.resnet = ResNet(dims.blocks, dims.widths)
+        self.backend = nn.LSTM(self.resnet.out_dim, dims.hidden, num_layers=dims.lstm_layers,
+                               batch_first=True, bidirectional=True)
+        self.classifier = nn.Linear(2 * dims.hidden, dims.num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame embeddings: (B, 1, T, S, S) -> (B, T, D). Frame t depends on frames t-2..t+2."""
+        B, _, T = x.shape[:3]
+        y = self.frontend(x)                                  # (B, C0, T, h, w)
+        C, h, w = y.shape[1], y.shape[3], y.shape[4]
+        if self.channels_last:
+            y = y.permute(0, 2, 3, 4, 1).reshape(B * T, h, w, C)  # (B*T, h, w, C0)
+            y = y.permute(0, 3, 1, 2)                             # (B*T, C0, h, w) NHWC in memory
+        else:
+            y = y.transpose(1, 2).reshape(B * T, C, h, w)         # (B*T, C0, h, w)
+        y = self.resnet(y)                                    # (B*T, D)
+        return y.view(B, T, -1)                               # (B, T, D)
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        """Logits at every time step: (B, T, D) -> (B, T, V)."""
+        y, _ = self.backend(f)                                # (B, T, 2H)
+        return self.classifier(y)                             # (B, T, V)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))                    # (B, T, V)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Clip logits for prediction: the mean over time of the per-step logits, (B, V)."""
+        return self.forward(x).mean(dim=1)                    # (B, V)
+
+
+def build_model(dims: ModelDims) -> LipReader:
+    return LipReader(dims)
+
+
+def sequence_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy at every time step against the clip's word, averaged: (B, T, V), (B,) -> ()."""
+    B, T, V = logits.shape
+    return nn.functional.cross_entropy(logits.reshape(B * T, V).float(), labels.repeat_interleave(T),
+                                       label_smoothing=label_smoothing)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def describe(model: LipReader) -> str:
+    """A few lines: the shapes through the network and the parameters of each part."""
+    d = model.dims
+    S, T, C0 = d.input_size, d.frames, d.widths[0]
+    h = (S + 1) // 2
+    h = (h + 1) // 2
+    stages = " ".join(f"{n}x{w}" for n, w in zip(d.blocks, d.widths))
+    rows = [
+        ("input", f"(B, 1, {T}, {S}, {S})", None),
+        ("frontend3d", f"(B, {C0}, {T}, {h}, {h})  conv 5x7x7 + max-pool", model.frontend),
+        ("resnet", f"(B, {T}, {model.resnet.out_dim})  blocks {stages}, per frame", model.resnet),
+        ("bilstm", f"(B, {T}, {2 * d.hidden})  {d.lstm_layers} layers x {d.hidden} per direction",
+         model.backend),
+        ("classifier", f"(B, {T}, {d.num_classes})  mean over time -> (B, {d.num_classes})",
+         model.classifier),
+    ]
+    title = f"{d.arch} + BiLSTM({d.hidden}), {d.num_classes} words, input {S}x{S}"
+    if d.downsample > 1:
+        title += f" (ROI {ROI_SIZE}x{ROI_SIZE} pooled by {d.downsample})"
+    lines = [title]
+    for name, shape, module in rows:
+        n = f"{count_parameters(module):>12,}" if module is not None else " " * 12
+        lines.append(f"  {name:<11}{n}  {shape}")
+    lines.append(f"  {'total':<11}{count_parameters(model):>12,}  parameters")
+    return "\n".join(lines)
