@@ -70,6 +70,7 @@ class Training:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     warmup_epochs: float = 0.5
+    schedule_epochs: int = 30
     label_smoothing: float = 0.1
     arch: str = "resnet34"
     input_size: int = 88
