@@ -1,0 +1,523 @@
+"""Caption files -> spoken words with start and end times.
+
+Reads every caption form yt-dlp brings from YouTube, detected from the content:
+
+- json3 (YouTube's own): automatic captions give each word its own start
+  (`tStartMs + tOffsetMs`); manual captions give one text per cue.
+- srv3 (YouTube's XML, same structure as json3), and the older srv1/srv2 `<text>` cues.
+- WebVTT: automatic captions with inline word times (`<00:00:01.200><c> word</c>`) in
+  YouTube's rolling layout, where each cue repeats the previous line and 10 ms
+  "transition" cues sit between cues; or plain cues (manual captions).
+- SRT: plain cues.
+
+Every word carries a `source` saying how its times were found:
+
+- "json3-auto", "srv3", "vtt-inline": the start is the word's own time from the file; the
+  end is the next word's start, or the cue end, whichever comes first, and at most
+  `MAX_WORD_S` after the start.
+- "cue-estimate": the file only times whole cues; each cue's duration is shared among its
+  words in proportion to their length. The builder may trust these less or skip them.
+
+Labels are normalised (`normalize_label`) and checked as folder names
+(`unsafe_label_reason`); what is dropped is listed with a reason, never silently lost.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from builder.layout import DatasetDir
+from lipreader.errors import SkipVideo
+
+ESTIMATED = "cue-estimate"
+EXACT_SOURCES = ("json3-auto", "srv3", "vtt-inline")
+
+MAX_WORD_S = 1.0         # longest a word with only a start time is taken to last
+TRANSITION_S = 0.05      # YouTube's rolling VTT shows the old line alone for 10 ms between cues
+MAX_LABEL_CHARS = 64
+MAX_LABEL_BYTES = 255    # ext4 / NTFS file-name limit
+
+_WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul", "conin$", "conout$", "clock$"]
+    + [f"{dev}{n}" for dev in ("com", "lpt") for n in "0123456789"]
+)
+_DATASET_ROOT = DatasetDir(Path("dataset"))
+_DATASET_NAMES = frozenset(p.name for p in (_DATASET_ROOT.manifest, _DATASET_ROOT.stats,
+                                             _DATASET_ROOT.contact_sheet, _DATASET_ROOT.cache))
+_BAD_FOLDER_CHARS = frozenset('<>:"|?*')
+_BAD_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
+
+# Apostrophe look-alikes become "'" so that don't and don’t are one word; zero-width
+# characters that captions sometimes carry are removed.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'",
+                              "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
+                              "\ufeff": None})
+_NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|[\u2669-\u266f]+")   # [Music] (laughs) ♪
+_SPEAKER = re.compile(r"^\s*(?:>>+\s*)?-?\s*[A-Z][A-Z0-9 .'\-]{0,40}:(?=\s|$)")
+_TOKEN_SPLIT = re.compile(r"\s+|\u2014|\u2013|--+")
+
+_TS = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+_TIMING = re.compile(rf"^\s*{_TS}\s*-->\s*{_TS}")
+_INLINE_TS = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
+_TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")     # HTML-like tags; ASS overrides such as {\an8}
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One spoken word; times in seconds. `source`: "json3-auto", "srv3", "vtt-inline"
+    (the file times the word itself) or "cue-estimate" (shared out from a cue's time)."""
+
+    text: str
+    start: float
+    end: float
+    source: str
+
+    @property
+    def estimated(self) -> bool:
+        return self.source == ESTIMATED
+
+
+@dataclass
+class CaptionWords:
+    """`words` in time order; `dropped` lists (original text, reason) for every caption
+    token that did not become a word (non-speech, speaker marks, unsafe labels)."""
+
+    words: list[Word]
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    format: str = ""
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Caption text with a time span; `exact` names the source if `start` is a word's own time."""
+
+    text: str
+    start: float
+    end: float
+    exact: str | None
+
+
+# ---------------------------------------------------------------- labels
+
+def _is_edge(c: str) -> bool:
+    return unicodedata.category(c).startswith("P")
+
+
+def _label(token: str) -> tuple[str | None, str | None]:
+    """(label, None) for a word, or (None, reason) for a token that is not one."""
+    t = unicodedata.normalize("NFKC", token.translate(_APOSTROPHES)).lower()
+    if t.startswith(">>"):
+        t = t.lstrip(">")
+        if not t.strip():
+            return None, "speaker mark"
+    if _NON_SPEECH.fullmatch(t):
+        return None, "non-speech"
+    t = t.strip()
+    start, stop = 0, len(t)
+    while start < stop and _is_edge(t[start]):
+        start += 1
+    while stop > start and _is_edge(t[stop - 1]) and not (t[stop - 1] == "%" and t[stop - 2:stop - 1].isdigit()):
+        stop -= 1
+    t = t[start:stop]
+    if not any(c.isalnum() for c in t):
+        return None, "no letters or digits"
+    reason = unsafe_label_reason(t)
+    return (None, reason) if reason else (t, None)
+
+
+def normalize_label(text: str) -> str | None:
+    """The word label for one caption token, or None if it is not a usable word.
+
+    NFKC, lower case, apostrophe look-alikes -> "'", edge punctuation and quotes
+    stripped (inner apostrophes kept: don't), numbers kept as written; non-speech
+    ([Music], (laughs), ♪), speaker marks (>>) and unsafe folder names give None.
+    """
+    return _label(text)[0]
+
+
+def unsafe_label_reason(label: str) -> str | None:
+    """Why `label` must not become a dataset folder name, or None if it is safe.
+
+    Rejects: empty, "." and "..", slashes, control/invisible characters, whitespace,
+    characters Windows forbids, names starting or ending with a dot, Windows device
+    names (con, nul, com1, ... also with an extension), names of the dataset's own
+    files, more than 64 characters, and labels not in normal form (NFKC, lower case).
+    """
+    if not isinstance(label, str) or not label:
+        return "empty label"
+    if len(label) > MAX_LABEL_CHARS:
+        return f"longer than {MAX_LABEL_CHARS} characters"
+    if label in (".", ".."):
+        return "dot name"
+    if "/" in label or "\\" in label:
+        return "contains a slash"
+    if any(unicodedata.category(c) in _BAD_CATEGORIES for c in label):
+        return "control or invisible character"
+    if any(c.isspace() for c in label):
+        return "contains whitespace"
+    bad = sorted(set(label) & _BAD_FOLDER_CHARS)
+    if bad:
+        return f"character {bad[0]!r} not allowed in folder names"
+    if label.startswith(".") or label.endswith("."):
+        return "starts or ends with a dot"
+    if label.split(".")[0].lower() in _WINDOWS_RESERVED:
+        return "reserved device name on Windows"
+    if label in _DATASET_NAMES:
+        return "name of a dataset file"
+    if len(label.encode("utf-8")) > MAX_LABEL_BYTES:
+        return f"longer than {MAX_LABEL_BYTES} bytes"
+    if label != unicodedata.normalize("NFKC", label).lower():
+        return "not normalised (NFKC, lower case)"
+    return None
+
+
+def _labels(text: str, dropped: list[tuple[str, str]]) -> list[str]:
+    """Word labels of one piece of caption text, in order; the rest goes to `dropped`."""
+    text = unicodedata.normalize("NFKC", html.unescape(text).translate(_APOSTROPHES))
+    for m in _NON_SPEECH.finditer(text):
+        dropped.append((m.group(0), "non-speech"))
+    text = _NON_SPEECH.sub(" ", text)
+    labels = []
+    for line in text.split("\n"):
+        m = _SPEAKER.match(line)
+        if m:
+            dropped.append((m.group(0).strip(), "speaker mark"))
+            line = line[m.end():]
+        for token in _TOKEN_SPLIT.split(line):
+            if not token:
+                continue
+            label, reason = _label(token)
+            if label is None:
+                dropped.append((token, reason or "not a word"))
+            else:
+                labels.append(label)
+    return labels
+
+
+# ---------------------------------------------------------------- pieces -> words
+
+def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
+    dropped: list[tuple[str, str]] = []
+    words: list[Word] = []
+    for p in pieces:
+        labels = _labels(p.text, dropped)
+        if not labels:
+            continue
+        if p.exact and len(labels) == 1:
+            words.append(Word(labels[0], p.start, max(p.end, p.start), p.exact))
+            continue
+        end = p.end if p.end > p.start else p.start + 0.04 * len(labels)
+        total = sum(len(lb) for lb in labels)
+        t = p.start
+        for lb in labels:
+            dt = (end - p.start) * len(lb) / total
+            words.append(Word(lb, t, t + dt, ESTIMATED))
+            t += dt
+    if not words:
+        raise SkipVideo("captions have no usable words",
+                        f"{len(dropped)} tokens dropped" + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
+    return CaptionWords(_finish(words), dropped, fmt)
+
+
+def _finish(words: list[Word]) -> list[Word]:
+    """Sort, drop repeats (same label, same start), end exact words at the next word's start,
+    and round to milliseconds with start < end."""
+    words.sort(key=lambda w: (w.start, w.end))
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for w in words:
+        key = (w.text, round(w.start * 1000))
+        if key not in seen:
+            seen.add(key)
+            unique.append(w)
+    out: list[Word] = []
+    next_start = math.inf
+    for i in range(len(unique) - 1, -1, -1):
+        w = unique[i]
+        end = w.end
+        if w.source != ESTIMATED:
+            end = min(end, next_start, w.start + MAX_WORD_S)
+        start = round(w.start, 3)
+        end = max(round(end, 3), start + 0.001)
+        out.append(Word(w.text, start, round(end, 3), w.source))
+        if i and unique[i - 1].start < w.start:
+            next_start = w.start
+    out.reverse()
+    return out
+
+
+# ---------------------------------------------------------------- json3 / srv3
+
+def _number(obj: dict, key: str, where: str, default: float | None = None) -> float:
+    """A finite, non-negative number (json3 and srv3 numbers may come as strings)."""
+    value = obj.get(key, default)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise SkipVideo("captions unreadable", f"{where}: {key}={obj.get(key)!r}")
+    return float(value)
+
+
+def _event_pieces(events: list[dict[str, Any]], auto: bool, source: str) -> list[_Piece]:
+    """json3-shaped events -> pieces. Each event: tStartMs, dDurationMs, segs [{utf8, tOffsetMs}]."""
+    pieces = []
+    for i, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise SkipVideo("captions unreadable", f"event {i} is not an object")
+        segs = event.get("segs") or []
+        if not isinstance(segs, list) or not all(isinstance(s, dict) for s in segs):
+            raise SkipVideo("captions unreadable", f"event {i}: segs is not a list of objects")
+        segs = [s for s in segs if str(s.get("utf8", "")).strip()]
+        if not segs:
+            continue
+        where = f"event {i}"
+        start = _number(event, "tStartMs", where) / 1000
+        end = start + _number(event, "dDurationMs", where, 0) / 1000
+        if not auto:
+            pieces.append(_Piece("".join(str(s.get("utf8", "")) for s in segs), start, end, None))
+            continue
+        starts = [start + _number(s, "tOffsetMs", where, 0) / 1000 for s in segs]
+        for j, seg in enumerate(segs):
+            stop = starts[j + 1] if j + 1 < len(segs) else end
+            pieces.append(_Piece(str(seg.get("utf8", "")), starts[j], min(stop, end), source))
+    return pieces
+
+
+def _json3(text: str) -> CaptionWords:
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise SkipVideo("captions unreadable", f"not valid JSON: {e}") from e
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list):
+        raise SkipVideo("captions unknown format", "JSON without an 'events' list (not json3)")
+    auto = any(isinstance(s, dict) and ("tOffsetMs" in s or "acAsrConf" in s)
+               for e in events if isinstance(e, dict) and isinstance(e.get("segs"), list)
+               for s in e["segs"])
+    pieces = _event_pieces(events, auto, "json3-auto")
+    if not pieces:
+        raise SkipVideo("captions empty", "json3 without caption text")
+    return _words(pieces, "json3")
+
+
+def _xml(text: str) -> CaptionWords:
+    """srv3 (<p t d><s t>...</s></p>, milliseconds) and srv1/srv2 (<text start dur> seconds
+    or <text t d> milliseconds)."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as e:
+        raise SkipVideo("captions unreadable", f"bad XML: {e}") from e
+    paras = list(root.iter("p"))
+    if paras:
+        events = []
+        auto = False
+        for p in paras:
+            segs = [{"utf8": p.text or ""}]
+            for child in p:
+                if child.tag == "s":
+                    seg = {"utf8": "".join(child.itertext())}
+                    if "t" in child.attrib:
+                        seg["tOffsetMs"] = child.attrib["t"]
+                    auto = auto or "t" in child.attrib or "ac" in child.attrib
+                    segs.append(seg)
+                elif child.tag == "br":
+                    segs.append({"utf8": "\n"})
+                if child.tail:
+                    segs[-1]["utf8"] += child.tail
+            events.append({"tStartMs": p.get("t"), "dDurationMs": p.get("d", 0), "segs": segs})
+        pieces = _event_pieces(events, auto, "srv3")
+        fmt = "srv3"
+    else:
+        pieces = []
+        for i, el in enumerate(root.iter("text")):
+            a = el.attrib
+            if "start" in a:
+                start = _number(a, "start", f"text {i}")
+                end = start + _number(a, "dur", f"text {i}", 0)
+            else:
+                start = _number(a, "t", f"text {i}") / 1000
+                end = start + _number(a, "d", f"text {i}", 0) / 1000
+            pieces.append(_Piece("".join(el.itertext()), start, end, None))
+        fmt = "srv1"
+        if root.tag not in ("transcript", "timedtext"):
+            raise SkipVideo("captions unknown format", f"XML root <{root.tag}>")
+    if not any(p.text.strip() for p in pieces):
+        raise SkipVideo("captions empty", f"{fmt} without caption text")
+    return _words(pieces, fmt)
+
+
+# ---------------------------------------------------------------- WebVTT / SRT
+
+def _seconds(h: str | None, m: str, s: str, frac: str) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
+
+
+def _inline_seconds(ts: str) -> float:
+    parts = re.fullmatch(_TS, ts)
+    assert parts is not None
+    return _seconds(*parts.groups())
+
+
+@dataclass
+class _Cue:
+    start: float
+    end: float
+    lines: list[str]
+
+
+def _cues(text: str) -> list[_Cue]:
+    """Cues of a WebVTT or SRT file; a cue's text runs until an empty line (YouTube puts
+    lines holding one space inside cues, so only a truly empty line ends one)."""
+    cues: list[_Cue] = []
+    current: _Cue | None = None
+    for line in text.split("\n"):
+        m = _TIMING.match(line)
+        if m:
+            if current is not None and current.lines and current.lines[-1].strip().isdigit():
+                current.lines.pop()        # an SRT index with no blank line before it
+            g = m.groups()
+            current = _Cue(_seconds(*g[:4]), _seconds(*g[4:]), [])
+            cues.append(current)
+        elif current is not None:
+            if line == "":
+                current = None
+            else:
+                current.lines.append(line)
+    return cues
+
+
+def _plain(line: str) -> str:
+    return _SPACES.sub(" ", _TAG.sub("", line)).strip()
+
+
+def _rolling_pieces(cues: list[_Cue]) -> list[_Piece]:
+    """Cues with inline word times. A line with times is new speech; a line without is a
+    repeat (YouTube's rolling layout) unless it is the last line of a real cue and differs
+    from the line before it (a one-word line carries no inline time)."""
+    pieces = []
+    last_line = None
+    for cue in cues:
+        lines = [ln for ln in cue.lines if _plain(ln)]
+        transition = cue.end - cue.start < TRANSITION_S
+        for k, line in enumerate(lines):
+            plain = _plain(line)
+            if _INLINE_TS.search(line):
+                parts = _INLINE_TS.split(line)
+                times = [cue.start] + [_inline_seconds(ts) for ts in parts[1::2]]
+                texts = [_TAG.sub("", t) for t in parts[0::2]]
+                for j, (t, txt) in enumerate(zip(times, texts, strict=True)):
+                    stop = times[j + 1] if j + 1 < len(times) else cue.end
+                    pieces.append(_Piece(txt, t, max(stop, t), "vtt-inline"))
+                last_line = plain
+            elif not transition and k == len(lines) - 1 and plain != last_line:
+                pieces.append(_Piece(plain, cue.start, cue.end, "vtt-inline"))
+                last_line = plain
+    return pieces
+
+
+def _cue_pieces(cues: list[_Cue]) -> list[_Piece]:
+    """Plain cues; a cue of two or more lines whose first line is the previous cue's last
+    line (roll-up captions) contributes only its new lines."""
+    pieces = []
+    prev_last = None
+    for cue in cues:
+        lines = [p for p in (_plain(ln) for ln in cue.lines) if p]
+        if len(lines) >= 2 and lines[0] == prev_last:
+            lines = lines[1:]
+        if lines:
+            pieces.append(_Piece("\n".join(lines), cue.start, cue.end, None))
+            prev_last = lines[-1]
+    return pieces
+
+
+def _vtt_or_srt(text: str, fmt: str) -> CaptionWords:
+    cues = _cues(text)
+    if not cues:
+        raise SkipVideo("captions empty", f"{fmt} without cues")
+    inline = any(_INLINE_TS.search(line) for cue in cues for line in cue.lines)
+    pieces = _rolling_pieces(cues) if inline else _cue_pieces(cues)
+    if not pieces:
+        raise SkipVideo("captions empty", f"{fmt} without caption text")
+    return _words(pieces, fmt)
+
+
+# ---------------------------------------------------------------- entry points
+
+def _decode(raw: bytes) -> str:
+    try:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            text = raw.decode("utf-16")
+        else:
+            text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SkipVideo("captions unreadable", f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_captions(text: str, hint: str = "") -> CaptionWords:
+    """Words of caption file content `text`; `hint` is the file's extension (json3, vtt, ...)."""
+    head = text.lstrip()
+    if not head:
+        raise SkipVideo("captions empty")
+    if head[0] in "{[":
+        return _json3(head)
+    if head.startswith("WEBVTT"):
+        return _vtt_or_srt(head, "vtt")
+    if head[0] == "<":
+        return _xml(head)
+    if any(_TIMING.match(line) for line in head[:4000].split("\n")):
+        return _vtt_or_srt(head, "vtt" if hint == "vtt" else "srt")
+    raise SkipVideo("captions unknown format", f"{hint or 'file'} starting {head[:30]!r}")
+
+
+def read_words(path: Path) -> CaptionWords:
+    """Words of one caption file, format detected from its content (extension as a hint).
+
+    Raises SkipVideo for a missing, empty, corrupt or unknown-format file, or one
+    with no usable word.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SkipVideo("captions unreadable", f"{path.name}: {e.strerror or e}") from e
+    try:
+        return parse_captions(_decode(raw), path.suffix.lstrip(".").lower())
+    except SkipVideo as e:
+        raise SkipVideo(e.reason, f"{path.name}: {e.detail}" if e.detail else path.name) from e
+
+
+def words_to_json(words: Iterable[Word]) -> list[dict]:
+    """Words -> the words.json list [{"word", "start", "end", "source"}]."""
+    return [{"word": w.text, "start": w.start, "end": w.end, "source": w.source} for w in words]
+
+
+def words_from_json(items: list[dict]) -> list[Word]:
+    """The words.json list -> Words; SkipVideo("words.json unreadable") if it is malformed
+    or holds an unsafe label."""
+    if not isinstance(items, list):
+        raise SkipVideo("words.json unreadable", "not a list")
+    words = []
+    for i, item in enumerate(items):
+        try:
+            word = Word(item["word"], float(item["start"]), float(item["end"]), item["source"])
+        except (TypeError, KeyError, ValueError) as e:
+            raise SkipVideo("words.json unreadable", f"item {i}: {e!r}") from e
+        reason = unsafe_label_reason(word.text)
+        if reason or not isinstance(word.source, str) or not word.start < word.end:
+            raise SkipVideo("words.json unreadable", f"item {i}: {reason or 'bad source or times'}")
+        words.append(word)
+    return words
