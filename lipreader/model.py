@@ -111,7 +111,7 @@ class ResNet(nn.Module):
     def __init__(self, blocks: tuple[int, ...], widths: tuple[int, ...]):
         super().__init__()
         layers, cin = [], widths[0]
-        for i, (n, cout) in enumerate(zip(blocks, widths)):
+        for i, (n, cout) in enumerate(zip(blocks, widths, strict=True)):
             layers.append(self._make_layer(cin, cout, n, stride=1 if i == 0 else 2))
             cin = cout
         self.layers = nn.Sequential(*layers)
@@ -155,7 +155,8 @@ class LipReader(nn.Module):
 
     def head(self, f: torch.Tensor) -> torch.Tensor:
         """Logits at every time step: (B, T, D) -> (B, T, V)."""
-        y, _ = self.backend(f)                                # (B, T, 2H)
+        with torch.autocast(f.device.type, enabled=False):  # the LSTM stays in fp32 under AMP
+            y, _ = self.backend(f.float())                    # (B, T, 2H)
         return self.classifier(y)                             # (B, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,7 +188,7 @@ def describe(model: LipReader) -> str:
     S, T, C0 = d.input_size, d.frames, d.widths[0]
     h = (S + 1) // 2
     h = (h + 1) // 2
-    stages = " ".join(f"{n}x{w}" for n, w in zip(d.blocks, d.widths))
+    stages = " ".join(f"{n}x{w}" for n, w in zip(d.blocks, d.widths, strict=True))
     rows = [
         ("input", f"(B, 1, {T}, {S}, {S})", None),
         ("frontend3d", f"(B, {C0}, {T}, {h}, {h})  conv 5x7x7 + max-pool", model.frontend),

@@ -1,0 +1,348 @@
+"""Clips for training: the dataset listing, the uint8 clip cache, batches and augmentation.
+
+The dataset is dataset/<word>/<split>/<video_id>_<start_ms>.mp4 (96x96 gray, 25 fps, a .json
+sidecar each), or the same clips listed in dataset/manifest.jsonl. Training never decodes mp4
+in its loop: each split is decoded once into dataset/.cache/<split>.npy, a (N, T, 96, 96) uint8
+array read through a memory map, with <split>.json beside it (clip paths, words and a
+fingerprint of the clip list; a changed dataset rebuilds the cache).
+
+Batches leave the loader as uint8 crops (B, T, C, C), C = input_size * downsample, already
+cropped, flipped and time-masked; `to_input` turns them into the network's normalised float
+input on the training device (on a GPU that is where the arithmetic is cheapest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lipreader.atomic import atomic_path, remove_stale_temps, write_json
+from lipreader.errors import InputError
+from lipreader.progress import Progress
+
+ROI = 96                      # clips are 96x96
+MEAN, STD = 0.421, 0.165      # gray-level statistics of mouth ROIs (LRW), on a 0..1 scale
+MEAN_BYTE = round(MEAN * 255)  # a masked frame is set to the mean, i.e. 0 after normalisation
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    path: Path   # absolute or relative to the working folder
+    rel: str     # relative to the dataset root
+    word: str
+    split: str
+
+
+def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
+    """The clips of one split, from manifest.jsonl when present, else from the folders; sorted."""
+    root = Path(root)
+    manifest = root / "manifest.jsonl"
+    refs = []
+    if manifest.is_file():
+        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                rel, word, rec_split = rec["path"], rec["word"], rec["split"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise InputError(f"{manifest}:{n}: not a manifest line with path, word and split ({e})") from e
+            if rec_split == split:
+                refs.append(ClipRef(root / rel, rel, str(word), split))
+    elif root.is_dir():
+        for p in root.glob(f"*/{split}/*.mp4"):
+            if not p.name.startswith(".") and not p.parent.parent.name.startswith("."):
+                rel = p.relative_to(root).as_posix()
+                refs.append(ClipRef(p, rel, p.parent.parent.name, split))
+    return sorted(refs, key=lambda r: r.rel)
+
+
+def vocabulary(words: Iterable[str]) -> list[str]:
+    """The sorted distinct words of the training clips: index -> word, saved with the model."""
+    return sorted(set(words))
+
+
+def fingerprint(clips: list[ClipRef]) -> str:
+    """Changes when a clip is added, removed or rewritten (path, word, size, mtime)."""
+    h = hashlib.sha1()
+    for c in clips:
+        try:
+            st = c.path.stat()
+            h.update(f"{c.rel}\0{c.word}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except FileNotFoundError:
+            h.update(f"{c.rel}\0missing\n".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class ClipCache:
+    """One split's clips: `clips` (N, T, 96, 96) uint8 memory map, `words` and `paths` (N,)."""
+
+    array_path: Path
+    words: list[str]
+    paths: list[str]
+    frames: int
+    skipped: list[dict] = field(default_factory=list)
+    _clips: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def clips(self) -> np.ndarray:
+        if self._clips is None:
+            self._clips = np.load(self.array_path, mmap_mode="r")[: len(self.words)]
+        return self._clips
+
+    def __getstate__(self) -> dict:  # worker processes reopen the memory map, never copy it
+        return {**self.__dict__, "_clips": None}
+
+    def labels(self, vocab: list[str]) -> np.ndarray:
+        """(N,) int64 class indices from the model's vocabulary; -1 for words it does not know."""
+        index = {w: i for i, w in enumerate(vocab)}
+        return np.array([index.get(w, -1) for w in self.words], dtype=np.int64)
+
+
+def _cache_files(root: Path, split: str) -> tuple[Path, Path]:
+    folder = root / ".cache"
+    return folder / f"{split}.npy", folder / f"{split}.json"
+
+
+def _read_meta(meta_path: Path) -> dict | None:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return meta if meta.get("version") == CACHE_VERSION else None
+
+
+def _from_meta(array_path: Path, meta: dict) -> ClipCache:
+    return ClipCache(array_path, meta["words"], meta["paths"], meta["frames"], meta.get("skipped", []))
+
+
+def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool = True) -> ClipCache:
+    """The split's clip cache, (re)built first when missing or stale.
+
+    A cache with no clips beside it (copied alone to a GPU machine) is used as it is.
+    """
+    root = Path(root)
+    clips = find_clips(root, split)
+    array_path, meta_path = _cache_files(root, split)
+    meta = _read_meta(meta_path)
+    if not clips:
+        if meta is not None and array_path.is_file():
+            return _from_meta(array_path, meta)
+        return ClipCache(array_path, [], [], 0)
+    fp = fingerprint(clips)
+    if meta is not None and meta["fingerprint"] == fp and array_path.is_file():
+        return _from_meta(array_path, meta)
+    meta = build_cache(clips, array_path, fp, workers=workers, show=show)
+    write_json(meta_path, meta)
+    return _from_meta(array_path, meta)
+
+
+def _decode(ref: ClipRef) -> np.ndarray | str:
+    """(T, 96, 96) uint8, or the reason the clip cannot be used."""
+    from builder.media import read_video  # the project's one ffmpeg resolver, needed only here
+
+    if not ref.path.is_file():
+        return "missing"
+    try:
+        frames = read_video(ref.path, gray=True)
+    except InputError as e:
+        return f"unreadable: {e}"
+    if frames.shape[1:] != (ROI, ROI):
+        return f"size {frames.shape[2]}x{frames.shape[1]}, expected {ROI}x{ROI}"
+    return frames
+
+
+def _clip_frames(ref: ClipRef) -> int | None:
+    try:
+        return int(json.loads(ref.path.with_suffix(".json").read_text(encoding="utf-8"))["frames"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def build_cache(clips: list[ClipRef], array_path: Path, fp: str, workers: int = 0,
+                show: bool = True) -> dict:
+    """Decode `clips` into `array_path` (N, T, 96, 96) uint8, atomically; return the metadata.
+
+    T is the most common clip length (from the sidecars, else the first clip); clips of another
+    length or size are left out and listed under "skipped" with the reason.
+    """
+    array_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(array_path.parent)
+    array_path.with_suffix(".json").unlink(missing_ok=True)
+    lengths = Counter(n for n in (_clip_frames(c) for c in clips[:2000]) if n)
+    threads = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads) as pool, atomic_path(array_path) as tmp:
+        decoded = pool.map(_decode, clips)
+        T, out, kept, skipped = None, None, [], []
+        bar = Progress(len(clips), f"caching {clips[0].split} clips", "clips", enabled=show)
+        for ref, frames in zip(clips, decoded, strict=True):
+            bar.update()
+            if isinstance(frames, str):
+                skipped.append({"path": ref.rel, "reason": frames})
+                continue
+            if T is None:
+                T = lengths.most_common(1)[0][0] if lengths else len(frames)
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                                shape=(len(clips), T, ROI, ROI))
+            if len(frames) != T:
+                skipped.append({"path": ref.rel, "reason": f"{len(frames)} frames, expected {T}"})
+                continue
+            out[len(kept)] = frames
+            kept.append(ref)
+        bar.close()
+        if out is None:
+            np.save(tmp, np.zeros((0, 0, ROI, ROI), np.uint8))
+        else:
+            out.flush()
+            del out
+    return {"version": CACHE_VERSION, "split": clips[0].split, "fingerprint": fp, "frames": T or 0,
+            "words": [r.word for r in kept], "paths": [r.rel for r in kept], "skipped": skipped}
+
+
+# ---------------------------------------------------------------- batches and augmentation
+
+def crop_size(input_size: int, downsample: int) -> int:
+    """Side of the crop taken from the 96x96 ROI before pooling by `downsample`."""
+    return input_size * downsample
+
+
+def augment(clips: np.ndarray, idx: np.ndarray, size: int, train: bool, time_mask: int,
+            rng: np.random.Generator | None) -> np.ndarray:
+    """Crops of clips[idx]: (N, T, 96, 96) -> (B, T, size, size) uint8.
+
+    Training: a random crop, a horizontal flip half the time, and a run of 0..time_mask frames
+    set to the mean gray. Evaluation: the centre crop only.
+    """
+    B, T = len(idx), clips.shape[1]
+    span = clips.shape[2] - size
+    out = np.empty((B, T, size, size), np.uint8)
+    if not train:
+        o = span // 2
+        for i, j in enumerate(idx):
+            out[i] = clips[j, :, o:o + size, o:o + size]
+        return out
+    oy, ox = rng.integers(0, span + 1, B), rng.integers(0, span + 1, B)
+    flip = rng.random(B) < 0.5
+    for i, j in enumerate(idx):
+        win = clips[j, :, oy[i]:oy[i] + size, ox[i]:ox[i] + size]
+        out[i] = win[..., ::-1] if flip[i] else win
+    if time_mask > 0:
+        length = rng.integers(0, min(time_mask, T) + 1, B)
+        start = rng.integers(0, T - length + 1)
+        t = np.arange(T)
+        masked = (t >= start[:, None]) & (t < (start + length)[:, None])  # (B, T)
+        out[masked] = MEAN_BYTE
+    return out
+
+
+def to_input(x, downsample: int = 1, device=None, non_blocking: bool = False):
+    """uint8 crops (B, T, C, C) -> normalised float network input (B, 1, T, C/d, C/d) on `device`."""
+    import torch
+
+    x = torch.as_tensor(x)
+    if device is not None:
+        x = x.to(device, non_blocking=non_blocking)
+    B, T, C, _ = x.shape
+    scale = torch.tensor(1.0 / (STD * 255), device=x.device)
+    bias = torch.tensor(-MEAN / STD, device=x.device)
+    if downsample > 1:
+        s = C // downsample
+        x = x.to(torch.float32).view(B, T, s, downsample, s, downsample).mean(dim=(3, 5))
+    return torch.addcmul(bias, x, scale).unsqueeze(1)  # one pass: x * scale + bias
+
+
+def preprocess(clips: np.ndarray, input_size: int, downsample: int = 1, device=None):
+    """What `read` feeds the model: (B, T, 96, 96) uint8 -> centre-cropped normalised (B, 1, T, S, S)."""
+    size = crop_size(input_size, downsample)
+    crops = augment(clips, np.arange(len(clips)), size, train=False, time_mask=0, rng=None)
+    return to_input(crops, downsample, device)
+
+
+class ClipLoader:
+    """Batches of (uint8 crops (B, T, C, C), labels (B,)) from a cache.
+
+    The order comes from a DistributedSampler (its shard for this rank under torchrun) and
+    every random choice from (seed, epoch, batch), so an epoch is the same whether or not
+    training was stopped and resumed before it.
+    """
+
+    def __init__(self, cache: ClipCache, labels: np.ndarray, batch_size: int, size: int,
+                 train: bool, time_mask: int = 0, seed: int = 0, rank: int = 0, world: int = 1):
+        self.cache, self.labels = cache, labels
+        self.batch_size, self.size, self.train = batch_size, size, train
+        self.time_mask, self.seed, self.rank, self.world = time_mask, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> np.ndarray:
+        n = len(self.cache)
+        if not self.train:
+            return np.arange(n)[self.rank::self.world]
+        from torch.utils.data import DistributedSampler
+
+        sampler = DistributedSampler(range(n), num_replicas=self.world, rank=self.rank,
+                                     shuffle=True, seed=self.seed)
+        sampler.set_epoch(self.epoch)
+        return np.fromiter(iter(sampler), dtype=np.int64)
+
+    def batches(self) -> list[np.ndarray]:
+        idx = self.indices()
+        return [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+
+    def __len__(self) -> int:
+        return len(self.batches())
+
+    def batch(self, k: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch, k]) if self.train else None
+        x = augment(self.cache.clips, idx, self.size, self.train, self.time_mask, rng)
+        return x, self.labels[idx]
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for k, idx in enumerate(self.batches()):
+            yield self.batch(k, idx)
+
+
+class _BatchSet:
+    """One epoch's batches as a map-style dataset, for torch DataLoader workers."""
+
+    def __init__(self, loader: ClipLoader):
+        self.loader, self.items = loader, loader.batches()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int):
+        import torch
+
+        x, y = self.loader.batch(k, self.items[k])
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def iterate(loader: ClipLoader, workers: int = 0, pin_memory: bool = False) -> Iterator:
+    """The loader's batches as torch tensors, through `workers` processes when > 0."""
+    import torch
+
+    if workers <= 0:
+        for x, y in loader:
+            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+            yield (xt.pin_memory(), yt.pin_memory()) if pin_memory else (xt, yt)
+        return
+    dl = torch.utils.data.DataLoader(_BatchSet(loader), batch_size=None, shuffle=False,
+                                     num_workers=workers, pin_memory=pin_memory,
+                                     persistent_workers=False, prefetch_factor=4)
+    yield from dl

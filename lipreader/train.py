@@ -1,0 +1,519 @@
+"""`lipreader train`: the training loop, checkpoints, metrics and `load_model`.
+
+One flat loop: resolve the device, read the clip cache, build or resume the model, then per
+epoch train, validate, write the checkpoint (atomically; only rank 0 writes under torchrun)
+and the metrics. Every random choice derives from ([general] seed, epoch, batch), and the
+learning rate is a pure function of the global step, so 2 epochs in one run equal 1 epoch,
+a resume and 1 more (the same losses on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from lipreader import data
+from lipreader.atomic import atomic_path, write_json, write_text
+from lipreader.config import Config, Training
+from lipreader.errors import ConfigError, InputError
+from lipreader.model import ARCHS, LipReader, ModelDims, build_model, describe, sequence_loss
+
+FORMAT = "lipreader-checkpoint"
+VERSION = 1
+LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    epoch: int = 0                                     # epochs the model has been trained in all
+    history: list[dict] = field(default_factory=list)  # this run's per-epoch metrics
+    best_top1: float | None = None                     # best validation top-1 so far
+    dims: ModelDims | None = None
+    vocab: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    summary: str = ""
+
+
+# ---------------------------------------------------------------- small pieces
+
+def lr_at(step: int, steps_per_epoch: int, t: Training) -> float:
+    """Linear warm-up to `t.lr`, then cosine decay to LR_FLOOR * lr over `t.schedule_epochs`."""
+    warmup = max(1, round(t.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return t.lr * (step + 1) / warmup
+    total = max(warmup + 1, t.schedule_epochs * steps_per_epoch)
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    floor = LR_FLOOR * t.lr
+    return floor + (t.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model, t: Training):
+    import torch
+
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum,
+                               weight_decay=t.weight_decay, nesterov=t.momentum > 0)
+    raise ConfigError(f"[training] optimizer must be adamw or sgd, got {t.optimizer!r}")
+
+
+def resolve_device(name: str, local_rank: int = 0):
+    import torch
+
+    if name not in ("auto", "cuda", "cpu"):
+        raise ConfigError(f"[general] device must be auto, cuda or cpu, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA GPU is visible to torch; use --device cpu (or auto)")
+    if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank)
+
+
+def _check_options(t: Training) -> None:
+    if t.arch not in ARCHS:
+        raise ConfigError(f"[training] arch must be one of {', '.join(ARCHS)}, got {t.arch!r}")
+    for key in ("epochs", "printfrequency"):
+        if getattr(t, key) < 0:
+            raise ConfigError(f"[training] {key} must be 0 or more, got {getattr(t, key)}")
+    if t.batch_size < 1:
+        raise ConfigError(f"[training] batch_size must be at least 1, got {t.batch_size}")
+    if t.lr <= 0:
+        raise ConfigError(f"[training] lr must be positive, got {t.lr}")
+    if not 16 <= t.input_size <= data.ROI:
+        raise ConfigError(f"[training] input_size must be 16..{data.ROI}, got {t.input_size}")
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint as plain data (torch.load with weights_only: it can never run code)."""
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no model file; train one with `lipreader train --new` "
+                         "(or point --model / [general] pretrainedmodelpath at one)")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        raise InputError(f"{p}: truncated or not a lipreader checkpoint "
+                         f"({str(e).splitlines()[0][:120]})") from e
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise InputError(f"{p}: not a lipreader checkpoint (a model file from another program?)")
+    if ck.get("version", 0) > VERSION:
+        raise InputError(f"{p}: made by a newer lipreader (checkpoint version {ck['version']}); upgrade")
+    return ck
+
+
+def _model_from(ck: dict, path: Path) -> tuple[LipReader, ModelDims]:
+    dims = ModelDims.from_dict(ck["dims"])
+    model = build_model(dims)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise InputError(f"{path}: its weights do not match its own dimensions (damaged file?)") from e
+    return model, dims
+
+
+def load_model(path: str | os.PathLike, device="cpu") -> tuple[LipReader, list[str], ModelDims]:
+    """(model in eval mode on `device`, vocab (index -> word), dims) from a checkpoint."""
+    ck = load_checkpoint(path)
+    model, dims = _model_from(ck, Path(path))
+    return model.to(device).eval(), list(ck["vocab"]), dims
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+# ---------------------------------------------------------------- distributed
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device_name: str) -> Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; then one process per GPU joins the group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_name != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), local)
+
+
+def _all_sum(values: list[float], d: Dist, device) -> list[float]:
+    if d.world == 1:
+        return values
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _barrier(d: Dist) -> None:
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _topk_hits(logits, y, k: int) -> tuple[int, int]:
+    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
+    return int((top[:, 0] == y).sum()), int((top == y[:, None]).any(dim=1).sum())
+
+
+def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = Dist(),
+             amp: bool = False) -> dict:
+    """Loss, top-1, top-5 of the centre crops (no augmentation); predictions for the confusion."""
+    import torch
+
+    model.eval()
+    loss_sum = n = top1 = top5 = 0.0
+    preds, labels = [], []
+    with torch.no_grad():
+        for x, y in data.iterate(loader):
+            keep = y >= 0
+            if not keep.any():
+                continue
+            x, y = x[keep], y[keep].to(device)
+            inp = data.to_input(x, downsample, device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(inp)                       # (B, T, V)
+            loss_sum += float(sequence_loss(logits, y)) * len(y)
+            clip = logits.float().mean(dim=1)             # (B, V)
+            h1, h5 = _topk_hits(clip, y, 5)
+            top1, top5, n = top1 + h1, top5 + h5, n + len(y)
+            preds.append(clip.argmax(1).cpu())
+            labels.append(y.cpu())
+    loss_sum, n, top1, top5 = _all_sum([loss_sum, n, top1, top5], d, device)
+    pred = torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
+    lab = torch.cat(labels).numpy() if labels else np.zeros(0, np.int64)
+    if d.world > 1:
+        import torch.distributed as dist
+
+        parts: list = [None] * d.world
+        dist.all_gather_object(parts, (pred, lab))
+        pred = np.concatenate([p for p, _ in parts])
+        lab = np.concatenate([q for _, q in parts])
+    n = max(n, 1)
+    return {"loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n, "n": int(n),
+            "pred": pred, "label": lab}
+
+
+# ---------------------------------------------------------------- reports
+
+def _side_files(model_path: Path) -> dict[str, Path]:
+    stem = model_path.with_suffix("")
+    return {"best": Path(f"{stem}.best.pt"), "metrics": Path(f"{stem}.metrics.json"),
+            "curves": Path(f"{stem}.curves.png"), "confusion": Path(f"{stem}.confusion.png")}
+
+
+def summary_table(history: list[dict]) -> str:
+    head = f"{'epoch':>5} {'loss':>7} {'top1':>6} {'top5':>6} {'val_loss':>8} {'val_top1':>8} " \
+           f"{'val_top5':>8} {'time_s':>7} {'clips/s':>8}"
+    rows = [head]
+    for m in history:
+        def f(key, width, fmt, m=m):
+            v = m.get(key)
+            return f"{v:{width}{fmt}}" if v is not None else f"{'-':>{width}}"
+        rows.append(f"{m['epoch']:>5} {f('loss', 7, '.4f')} {f('top1', 6, '.3f')} {f('top5', 6, '.3f')} "
+                    f"{f('val_loss', 8, '.4f')} {f('val_top1', 8, '.3f')} {f('val_top5', 8, '.3f')} "
+                    f"{f('time', 7, '.1f')} {f('clips_per_s', 8, '.1f')}")
+    return "\n".join(rows)
+
+
+def _save_png(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def write_plots(history: list[dict], confusion: tuple[np.ndarray, np.ndarray] | None,
+                vocab: list[str], files: dict[str, Path]) -> str:
+    """Curves PNG (loss, accuracy per epoch) and confusion PNG; returns a note of what was written."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return "matplotlib is not installed: no curves or confusion PNGs"
+    epochs = [m["epoch"] for m in history]
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(epochs, [m["loss"] for m in history], "o-", label="train")
+    ax2.plot(epochs, [m["top1"] for m in history], "o-", label="train top-1")
+    if any(m.get("val_top1") is not None for m in history):
+        ve = [m["epoch"] for m in history if m.get("val_top1") is not None]
+        ax1.plot(ve, [m["val_loss"] for m in history if m.get("val_top1") is not None], "s-", label="validation")
+        ax2.plot(ve, [m["val_top1"] for m in history if m.get("val_top1") is not None], "s-",
+                 label="validation top-1")
+    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax1.legend()
+    ax2.legend()
+    fig.tight_layout()
+    _save_png(fig, files["curves"])
+    written = [str(files["curves"])]
+    if confusion is not None and len(confusion[0]):
+        pred, lab = confusion
+        V = len(vocab)
+        cm = np.zeros((V, V), np.int64)
+        np.add.at(cm, (lab, pred), 1)
+        rates = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        side = min(4 + 0.25 * V, 20)
+        fig = Figure(figsize=(side, side))
+        ax = fig.subplots()
+        im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        if V <= 40:
+            ax.set_xticks(range(V), vocab, rotation=90)
+            ax.set_yticks(range(V), vocab)
+        ax.set(xlabel="predicted", ylabel="spoken", title=f"validation confusion ({len(lab)} clips)")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        _save_png(fig, files["confusion"])
+        written.append(str(files["confusion"]))
+    return "wrote " + ", ".join(written)
+
+
+def _append_accuracy(path: Path, line: str) -> None:
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    write_text(path, old + line + "\n")
+
+
+# ---------------------------------------------------------------- the command
+
+def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
+    t = cfg.training
+    model_path = Path(cfg.general.pretrainedmodelpath)
+    clips = data.find_clips(t.folder, "train")
+    vocab = data.vocabulary(c.word for c in clips)
+    dims, origin = None, ""
+    if not new and model_path.is_file():
+        ck = load_checkpoint(model_path)
+        dims, vocab = ModelDims.from_dict(ck["dims"]), list(ck["vocab"])
+        origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
+    if dims is None:
+        if vocab:
+            num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"
+        else:
+            num, where = cfg.build.words, f"no training clips in {t.folder}: assuming [build] words = {cfg.build.words}"
+        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames)
+        origin = f"new model -> {model_path} ({where})"
+    model = build_model(dims)
+    text = "\n".join([describe(model), origin, f"device: {device}", "dry run: nothing trained"])
+    say(text)
+    return TrainResult(model_path, dims=dims, vocab=vocab, dry_run=True, summary=text)
+
+
+def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = False,
+        dry_run: bool = False) -> TrainResult:
+    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder."""
+    import torch
+
+    t = cfg.training
+    _check_options(t)
+    model_path = Path(cfg.general.pretrainedmodelpath)
+    files = _side_files(model_path)
+    dist_info = _init_distributed(cfg.general.device)
+    device = resolve_device(cfg.general.device, dist_info.local_rank)
+
+    def say(*a):
+        if dist_info.main:
+            print(*a, flush=True)
+
+    if dry_run:
+        return _dry_run(cfg, new, device, say)
+
+    # -- the model file: continue it, or start a new one
+    if new and model_path.exists() and not force:
+        raise InputError(f"{model_path} exists: add --force to overwrite it, or drop --new to continue training it")
+    ck = None
+    if not new:
+        if model_path.exists():
+            ck = load_checkpoint(model_path)
+        else:
+            say(f"no model at {model_path}: starting a new one")
+
+    # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
+    root = Path(t.folder)
+    if dist_info.main:
+        train_cache = data.load_cache(root, "train", show=True)
+    _barrier(dist_info)
+    if not dist_info.main:
+        train_cache = data.load_cache(root, "train", show=False)
+    if len(train_cache) == 0:
+        extra = f" ({len(train_cache.skipped)} clips could not be used)" if train_cache.skipped else ""
+        raise InputError(f"{root}: no training clips in <word>/train/{extra}; "
+                         "build a dataset with `lipreader build-dataset` or point --dataset at one")
+    vocab = data.vocabulary(train_cache.words)
+    if len(vocab) < 2:
+        raise InputError(f"{root}: only one word ({vocab[0]!r}) has training clips; a classifier needs at least 2")
+    if ck is not None and list(ck["vocab"]) != vocab:
+        old = set(ck["vocab"])
+        diff = sorted(set(vocab) ^ old)[:3]
+        raise InputError(f"{root} has a different vocabulary ({len(vocab)} words) from the model {model_path} "
+                         f"({len(old)} words; differing: {', '.join(diff) or 'order'}): "
+                         "use --new to train a fresh model, or train on the dataset the model was made from")
+    if train_cache.skipped:
+        say(f"note: {len(train_cache.skipped)} training clips left out (see {root}/.cache/train.json)")
+
+    # -- the model, the optimizer, the schedule position
+    if ck is not None:
+        model, dims = _model_from(ck, model_path)
+        if dims.arch != t.arch:
+            say(f"note: continuing a {dims.arch} model ([training] arch {t.arch} applies to --new)")
+    else:
+        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, train_cache.frames)
+        torch.manual_seed(cfg.general.seed)
+        model = build_model(dims)
+    raw = model.to(device)
+    use_cuda = device.type == "cuda"
+    if use_cuda:
+        torch.backends.cudnn.benchmark = True
+        raw.resnet.to(memory_format=torch.channels_last)
+        raw.channels_last = True
+    optimizer = make_optimizer(raw, t)
+    start_epoch, step, history, best = 0, 0, [], None
+    if ck is not None:
+        start_epoch, history, best = ck["epoch"], list(ck.get("history", [])), ck.get("best_top1")
+        if ck.get("optimizer_name") == t.optimizer:
+            optimizer.load_state_dict(ck["optimizer"])
+            step = ck["scheduler"]["step"]
+        else:
+            say(f"note: optimizer changed to {t.optimizer}: its state and the schedule start afresh")
+    net = raw
+    if dist_info.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(raw, device_ids=[device.index] if use_cuda else None)
+    if t.compile and use_cuda:
+        net = torch.compile(net)
+
+    labels = train_cache.labels(vocab)
+    size = data.crop_size(dims.input_size, dims.downsample)
+    loader = data.ClipLoader(train_cache, labels, t.batch_size, size, train=True, time_mask=t.time_mask,
+                             seed=cfg.general.seed, rank=dist_info.rank, world=dist_info.world)
+    val_loader, val_split = None, None
+    if validate:
+        val_split = "train" if cfg.validation.folder == "train" else cfg.validation.folder
+        val_cache = train_cache if val_split == "train" else data.load_cache(root, val_split,
+                                                                             show=dist_info.main)
+        val_labels = val_cache.labels(vocab)
+        if not (val_labels >= 0).any():
+            raise InputError(f"{root}: no clips of the model's words in <word>/{val_split}/ to validate on "
+                             "(set [validation] folder, or \"train\")")
+        if (val_labels < 0).any():
+            say(f"note: {(val_labels < 0).sum()} {val_split} clips of words outside the vocabulary are ignored")
+        val_loader = data.ClipLoader(val_cache, val_labels, t.batch_size, size, train=False,
+                                     rank=dist_info.rank, world=dist_info.world)
+    steps_per_epoch = len(loader)
+    where = f"continuing {model_path} at epoch {start_epoch}" if ck is not None else f"new model -> {model_path}"
+    say(f"{where}: {dims.arch}, {len(vocab)} words, {len(train_cache)} training clips, "
+        f"{steps_per_epoch} batches of {t.batch_size} per epoch on {device}"
+        + (f" x {dist_info.world} processes" if dist_info.world > 1 else ""))
+
+    # -- the epochs
+    run_history, last_eval = [], None
+    for epoch in range(start_epoch, start_epoch + t.epochs):
+        net.train()
+        loader.set_epoch(epoch)
+        t0 = time.perf_counter()
+        loss_sum = n = top1 = top5 = 0.0
+        for b, (x, y) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
+            lr = lr_at(step, steps_per_epoch, t)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            inp = data.to_input(x, dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
+            y = y.to(device, non_blocking=use_cuda)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
+                logits = net(inp)                                                   # (B, T, V)
+            loss = sequence_loss(logits, y, t.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            with torch.no_grad():
+                h1, h5 = _topk_hits(logits.detach().float().mean(dim=1), y, 5)
+            bs = len(y)
+            loss_sum, n, top1, top5 = loss_sum + float(loss) * bs, n + bs, top1 + h1, top5 + h5
+            if t.printfrequency and (b + 1) % t.printfrequency == 0:
+                rate = n / (time.perf_counter() - t0)
+                say(f"epoch {epoch + 1} [{b + 1}/{steps_per_epoch}] loss {loss_sum / n:.4f} "
+                    f"top1 {top1 / n:.3f} lr {lr:.2e} {rate:.1f} clips/s")
+        loss_sum, n, top1, top5 = _all_sum([loss_sum, n, top1, top5], dist_info, device)
+        elapsed = time.perf_counter() - t0
+        m = {"epoch": epoch + 1, "loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n,
+             "time": elapsed, "clips_per_s": n / elapsed, "lr": lr_at(step - 1, steps_per_epoch, t)}
+        if val_loader is not None:
+            last_eval = evaluate(raw, val_loader, device, dims.downsample, dist_info, amp=use_cuda)
+            m.update(val_loss=last_eval["loss"], val_top1=last_eval["top1"], val_top5=last_eval["top5"],
+                     val_n=last_eval["n"], val_split=val_split)
+        run_history.append(m)
+        history.append(m)
+        line = (f"epoch {epoch + 1}: loss {m['loss']:.4f} top1 {m['top1']:.3f} top5 {m['top5']:.3f} "
+                f"{elapsed:.1f}s {m['clips_per_s']:.1f} clips/s")
+        if last_eval is not None:
+            line += f" | {val_split} loss {m['val_loss']:.4f} top1 {m['val_top1']:.3f} top5 {m['val_top5']:.3f}"
+        say(line)
+
+        # -- checkpoint (and the best one), accuracy file: rank 0 only
+        improved = m.get("val_top1") is not None and (best is None or m["val_top1"] > best)
+        if improved:
+            best = m["val_top1"]
+        if dist_info.main:
+            state = {"format": FORMAT, "version": VERSION, "dims": dims.as_dict(), "vocab": vocab,
+                     "config": cfg.as_dict(), "model": raw.state_dict(), "optimizer": optimizer.state_dict(),
+                     "optimizer_name": t.optimizer, "scheduler": {"step": step, "steps_per_epoch": steps_per_epoch},
+                     "epoch": epoch + 1, "history": history, "best_top1": best}
+            save_checkpoint(model_path, state)
+            if improved:
+                save_checkpoint(files["best"], state)
+            if last_eval is not None:
+                stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                _append_accuracy(Path(cfg.validation.accuracyfilelocation),
+                                 f"{stamp}\t{model_path}\tepoch {epoch + 1}\t{val_split}\t"
+                                 f"top1 {m['val_top1']:.4f}\ttop5 {m['val_top5']:.4f}\tn {m['val_n']}")
+        _barrier(dist_info)
+
+    # -- the end: metrics, PNGs, the summary table
+    table = summary_table(run_history) if run_history else "no epochs run (--epochs 0)"
+    if dist_info.main and run_history:
+        write_json(files["metrics"], history)
+        confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
+        say(write_plots(history, confusion, vocab, files))
+        say(table)
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return TrainResult(model_path, epoch=start_epoch + len(run_history), history=run_history, best_top1=best,
+                       dims=dims, vocab=vocab, summary=table)
