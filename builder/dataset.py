@@ -1,0 +1,194 @@
+"""The dataset as a whole: splits, shards, vocabulary, class balance, manifest, stats, contact sheet.
+
+Every decision here is a pure function of video ids and caption words, so that a re-run, a run
+after a crash, and N shards built on N machines all agree on the same dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from builder.captions import ESTIMATED, Word, unsafe_label_reason
+from lipreader.errors import ConfigError, InputError
+
+SPLITS = ("train", "val", "test")
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours yourself yourselves
+""".split())
+
+
+def _unit(key: str) -> float:
+    """A stable number in [0, 1) from a string (the same on every machine and run)."""
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+
+
+def split_of(video_id: str, fractions: tuple[float, float, float]) -> str:
+    """train / val / test for a whole video, from a hash of its id."""
+    total = sum(fractions)
+    u = _unit(f"split:{video_id}") * total
+    if u < fractions[0]:
+        return "train"
+    if u < fractions[0] + fractions[1]:
+        return "val"
+    return "test"
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'K/N' -> (K, N) with 1 <= K <= N."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like K/N (e.g. 2/8), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard {text}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(video_id: str, shard: tuple[int, int] | None) -> bool:
+    if shard is None:
+        return True
+    k, n = shard
+    return int(_unit(f"shard:{video_id}") * n) == k - 1
+
+
+def check_splits(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
+    if any(f < 0 for f in fractions) or sum(fractions) <= 0:
+        raise ConfigError(f"--splits needs three non-negative fractions, got {fractions}")
+    return fractions
+
+
+def eligible(word: Word, min_length: int, stopwords: bool) -> bool:
+    """Could this caption word be a vocabulary word at all?"""
+    return (len(word.text) >= min_length and unsafe_label_reason(word.text) is None
+            and not (stopwords and word.text in STOPWORDS))
+
+
+def choose_vocabulary(words_per_video: Iterable[list[Word]], size: int, min_count: int,
+                      min_length: int = 1, stopwords: bool = False,
+                      allow_estimated: bool = False) -> list[str]:
+    """The `size` most frequent eligible words having at least `min_count` occurrences,
+    ties broken alphabetically; returned sorted."""
+    counts: Counter[str] = Counter()
+    for words in words_per_video:
+        counts.update(w.text for w in words if eligible(w, min_length, stopwords)
+                      and (allow_estimated or w.source != ESTIMATED))
+    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    return sorted(ranked[:size])
+
+
+def read_vocabulary(path: Path) -> list[str]:
+    """A word list file: one word a line, # comments; every word must be a safe folder name."""
+    from builder.captions import normalize_label
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise InputError(f"cannot read vocabulary file {path}: {e.strerror}") from e
+    vocab = []
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        label = normalize_label(text)
+        reason = unsafe_label_reason(label) if label else "empty after normalisation"
+        if reason:
+            raise InputError(f"{path}:{n}: {text!r} cannot be a word folder ({reason})")
+        vocab.append(label)
+    if not vocab:
+        raise InputError(f"{path}: no words in the vocabulary file")
+    return sorted(set(vocab))
+
+
+def balance(candidates: list[tuple[str, str, str, int]], max_per_word: int) -> set[tuple[str, int]]:
+    """Keep at most `max_per_word` occurrences per (word, split), chosen by a hash so that the
+    choice never depends on which other videos are present. candidates: (word, split, video_id,
+    start_ms). Returns the kept (video_id, start_ms)."""
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for word, split, vid, ms in candidates:
+        groups[(word, split)].append((vid, ms))
+    kept: set[tuple[str, int]] = set()
+    for items in groups.values():
+        items.sort(key=lambda it: _unit(f"keep:{it[0]}:{it[1]}"))
+        kept.update(items[:max_per_word] if max_per_word > 0 else items)
+    return kept
+
+
+def manifest_text(records: list[dict]) -> str:
+    """manifest.jsonl: one clip a line, sorted by path, keys sorted: byte-identical across runs."""
+    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
+                   for r in sorted(records, key=lambda r: r["path"]))
+
+
+def stats(records: list[dict], drops: Counter, skipped: Counter, videos: int,
+          seconds: float, vocabulary: list[str]) -> dict:
+    """stats.json: clips per word and split, drops per reason, skipped videos per reason."""
+    per_word: dict[str, dict[str, int]] = {w: {} for w in vocabulary}
+    for r in records:
+        per_word.setdefault(r["word"], {})
+        per_word[r["word"]][r["split"]] = per_word[r["word"]].get(r["split"], 0) + 1
+    per_split = Counter(r["split"] for r in records)
+    return {
+        "clips": len(records),
+        "clips_per_split": dict(sorted(per_split.items())),
+        "clips_per_word": {w: dict(sorted(s.items())) for w, s in sorted(per_word.items())},
+        "dropped": dict(sorted(drops.items())),
+        "videos": videos,
+        "videos_skipped": dict(sorted(skipped.items())),
+        "hours": round(seconds / 3600.0, 4),
+        "vocabulary": vocabulary,
+    }
+
+
+def summary_table(st: dict) -> str:
+    splits = sorted({s for per in st["clips_per_word"].values() for s in per}) or list(SPLITS)
+    width = max([4] + [len(w) for w in st["clips_per_word"]])
+    lines = [f"{'word':<{width}} " + " ".join(f"{s:>7}" for s in splits)]
+    for word, per in st["clips_per_word"].items():
+        lines.append(f"{word:<{width}} " + " ".join(f"{per.get(s, 0):>7}" for s in splits))
+    lines.append(f"{'total':<{width}} " + " ".join(f"{st['clips_per_split'].get(s, 0):>7}" for s in splits))
+    if st["dropped"]:
+        lines.append("dropped words: " + ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+    if st["videos_skipped"]:
+        lines.append("skipped videos: " + ", ".join(f"{k} {v}" for k, v in st["videos_skipped"].items()))
+    return "\n".join(lines)
+
+
+def contact_sheet(clips_per_word: dict[str, list[np.ndarray]], path: Path, every: int = 4) -> Path:
+    """A PNG: per word a row of clips, each shown as every `every`-th frame side by side.
+    clips_per_word: word -> list of (T, 96, 96) uint8."""
+    import cv2
+
+    from lipreader.atomic import atomic_path
+
+    label_w, gap = 120, 6
+    rows = []
+    for word, clips in sorted(clips_per_word.items()):
+        strips = [np.concatenate(list(c[::every]), axis=1) for c in clips]
+        row = np.concatenate([np.pad(s, ((0, 0), (0, gap)), constant_values=255) for s in strips], 1)
+        label = np.full((row.shape[0], label_w), 255, np.uint8)
+        cv2.putText(label, word[:12], (4, row.shape[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
+        rows.append(np.concatenate([label, row], 1))
+    if not rows:
+        raise InputError("no clips to show in a contact sheet")
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, gap), (0, width - r.shape[1])), constant_values=255) for r in rows]
+    sheet = np.concatenate(rows, 0)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), sheet):
+            raise InputError(f"could not write {path}")
+    return Path(path)

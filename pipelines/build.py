@@ -1,0 +1,266 @@
+"""`lipreader build-dataset`: fetched videos -> dataset/<word>/<split>/ clips.
+
+Stages, each resumable (its output exists and is complete -> skipped):
+  1. words   captions -> <video>/words.json              (every video: the vocabulary is global)
+  2. track   video -> <video>/track.npz + mouth.npy      (worker processes; this shard's videos)
+  3. plan    words + track -> which clips, or why not     (pure, in the main process)
+  4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
+  5. report  manifest.jsonl, stats.json, contact_sheet.png, a summary table
+A video a stage rejects gets <video>/skip.json with the reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from builder import clips as clipmod
+from builder import dataset as ds
+from builder.captions import Word, read_words, words_from_json, words_to_json
+from builder.layout import DatasetDir, VideoDir, video_dirs
+from lipreader import atomic
+from lipreader.config import Config
+from lipreader.errors import InputError, SkipVideo
+from lipreader.progress import Progress
+
+
+@dataclass
+class VideoState:
+    vd: VideoDir
+    words: list[Word] = field(default_factory=list)
+    skip: dict | None = None
+    source_url: str = ""
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    stats: dict
+    manifest: Path
+    contact_sheet: Path | None
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _record_skip(vd: VideoDir, stage: str, e: SkipVideo) -> dict:
+    rec = {"stage": stage, "reason": e.reason, "detail": e.detail}
+    atomic.write_json(vd.skip, rec)
+    return rec
+
+
+def words_stage(vd: VideoDir) -> VideoState:
+    """words.json for one video (from its best caption file), or the recorded skip."""
+    state = VideoState(vd)
+    if vd.info.is_file():
+        info = _read_json(vd.info)
+        state.source_url = info.get("webpage_url") or info.get("source_url") or ""
+    if vd.skip.is_file():
+        state.skip = _read_json(vd.skip)
+    if vd.words.is_file():
+        state.words = words_from_json(_read_json(vd.words)["words"])
+        return state
+    if state.skip:
+        return state
+    try:
+        captions = vd.captions()
+        if not captions:
+            raise SkipVideo("no captions", str(vd.root))
+        parsed = read_words(captions[0])
+    except SkipVideo as e:
+        state.skip = _record_skip(vd, "words", e)
+        return state
+    atomic.write_json(vd.words, {"captions": captions[0].name, "words": words_to_json(parsed.words),
+                                 "dropped": [list(d) for d in parsed.dropped]})
+    state.words = parsed.words
+    return state
+
+
+def track_stage(states: list[VideoState], workers: int) -> None:
+    """track.npz + mouth.npy for the videos that lack them, in worker processes."""
+    from builder import tracking
+
+    todo = [s for s in states if not s.skip and not s.vd.track.is_file()]
+    if not todo:
+        return
+    for s in todo:
+        atomic.remove_stale_temps(s.vd.root)
+    with Progress(len(todo), "tracking", "videos") as bar:
+        for i, result in tracking.process_videos([(s.vd.video, s.vd.root) for s in todo], workers):
+            if isinstance(result, SkipVideo):
+                todo[i].skip = _record_skip(todo[i].vd, "track", result)
+            bar.update(postfix=todo[i].vd.id)
+
+
+def load_track_view(vd: VideoDir) -> clipmod.TrackView:
+    with np.load(vd.track) as z:
+        segment = z["segment"]
+        return clipmod.TrackView(usable=segment >= 0, face_width=z["face_width"], yaw=z["yaw"],
+                                 segment=segment)
+
+
+def _write_clip_job(job: tuple[str, list[tuple[str, str, tuple[int, ...]]]]) -> int:
+    """Worker: cut and encode one video's clips. job: (mouth.npy, [(clip path, sidecar json, index)])."""
+    from builder import media
+
+    mouth_path, items = job
+    mouth = clipmod.load_mouth(Path(mouth_path))
+    for clip, sidecar_text, index in items:
+        clip = Path(clip)
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        media.write_video(clip, list(np.asarray(mouth[list(index)])), lossless=True)
+        atomic.write_text(DatasetDir.sidecar(clip), sidecar_text)
+    return len(items)
+
+
+def _run_jobs(jobs: list, workers: int, total: int) -> None:
+    with Progress(total, "writing clips", "clips") as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                bar.update(_write_clip_job(job))
+            return
+        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+            for n in pool.map(_write_clip_job, jobs):
+                bar.update(n)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return root.resolve() in path.resolve().parents
+
+
+def _clean_stale(out: Path, keep: set[Path], video_ids: set[str]) -> int:
+    """Remove clips of this build's videos that the plan no longer has, and temp leftovers."""
+    removed = 0
+    for word_dir in [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]:
+        for split_dir in [p for p in word_dir.iterdir() if p.is_dir()]:
+            removed += atomic.remove_stale_temps(split_dir)
+            for f in split_dir.iterdir():
+                if f.suffix in (".mp4", ".json") and f.stem.rsplit("_", 1)[0] in video_ids \
+                        and f.with_suffix(".mp4") not in keep:
+                    f.unlink()
+                    removed += 1
+            if not any(split_dir.iterdir()):
+                split_dir.rmdir()
+        if not any(word_dir.iterdir()):
+            word_dir.rmdir()
+    return removed
+
+
+def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSummary:
+    b = cfg.build
+    videos_root, out = Path(cfg.general.videos), Path(cfg.general.dataset)
+    shard_kn = ds.parse_shard(shard)
+    fractions = ds.check_splits(b.splits)
+    if b.frames < 1 or b.padding < 0:
+        raise InputError("--frames must be at least 1 and padding at least 0")
+    all_dirs = video_dirs(videos_root)
+    if not all_dirs:
+        raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")
+    workers = b.workers or os.cpu_count() or 1
+
+    # 1. words, for every video (cheap; the vocabulary is chosen over all of them)
+    states = [words_stage(vd) for vd in all_dirs]
+    if b.vocab:
+        vocabulary = ds.read_vocabulary(Path(b.vocab))
+    else:
+        vocabulary = ds.choose_vocabulary((s.words for s in states if not s.skip), b.words,
+                                          b.min_count, b.min_length, b.stopwords, b.allow_estimated)
+    if not vocabulary:
+        raise InputError(f"no word occurs often enough in the captions under {videos_root} "
+                         f"(--min-count {b.min_count})")
+    vocab_set = set(vocabulary)
+    mine = [s for s in states if ds.in_shard(s.vd.id, shard_kn)]
+
+    def split_for(vid: str) -> str:
+        return cfg.prediction.folder if output == "predict" else ds.split_of(vid, fractions)
+
+    # Class balance is decided from captions alone, so shards agree without seeing each other.
+    candidates = [(w.text, split_for(s.vd.id), s.vd.id, int(round(w.start * 1000)))
+                  for s in states if not s.skip for w in s.words if w.text in vocab_set]
+    kept = ds.balance(candidates, b.max_per_word)
+
+    # 2. tracking, for this shard's videos
+    track_stage(mine, workers)
+
+    # 3. plan
+    limits = clipmod.Limits(frames=b.frames, padding=b.padding, min_face_fraction=b.min_face_fraction,
+                            min_face_size=b.min_face_size, max_yaw=b.max_yaw,
+                            allow_estimated=b.allow_estimated)
+    drops: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    records: list[dict] = []
+    jobs: list[tuple[str, list]] = []
+    seconds = 0.0
+    dataset = DatasetDir(out)
+    for s in mine:
+        if s.skip:
+            skipped[s.skip["reason"]] += 1
+            continue
+        dropped = _read_json(s.vd.words).get("dropped", [])
+        drops.update(reason for _, reason in dropped)
+        track = load_track_view(s.vd)
+        seconds += track.frames / 25.0
+        split = split_for(s.vd.id)
+        todo = []
+        for w in s.words:
+            if w.text not in vocab_set:
+                continue
+            if (s.vd.id, int(round(w.start * 1000))) not in kept:
+                drops["over --max-per-word"] += 1
+                continue
+            plan = clipmod.plan_clip(w, track, limits)
+            if isinstance(plan, str):
+                drops[plan] += 1
+                continue
+            clip = dataset.clip(plan.word, split, s.vd.id, plan.start_ms)
+            if not _inside(out, clip):
+                raise InputError(f"refusing to write outside {out}: {clip}")
+            meta = {**plan.sidecar(), "video_id": s.vd.id, "source_url": s.source_url,
+                    "split": split}
+            records.append({**meta, "path": clip.relative_to(out).as_posix()})
+            sidecar_text = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            sidecar = DatasetDir.sidecar(clip)
+            if clip.is_file() and sidecar.is_file() and sidecar.read_text(encoding="utf-8") == sidecar_text:
+                continue
+            todo.append((str(clip), sidecar_text, plan.index))
+        if todo:
+            jobs.append((str(s.vd.mouth), todo))
+
+    # 4. clips
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out, {out / r["path"] for r in records}, {s.vd.id for s in mine})
+    _run_jobs(jobs, workers, sum(len(j[1]) for j in jobs))
+
+    # 5. report
+    atomic.write_text(dataset.manifest, ds.manifest_text(records))
+    st = ds.stats(records, drops, skipped, len(mine), seconds, vocabulary)
+    atomic.write_json(dataset.stats, st)
+    sheet = _contact_sheet(out, records, dataset)
+    print(ds.summary_table(st))
+    print(f"{st['clips']} clips from {len(mine) - sum(skipped.values())} of {len(mine)} videos "
+          f"({st['hours'] * 60:.1f} min) in {out}")
+    print(f"manifest: {dataset.manifest}\nstats: {dataset.stats}")
+    if sheet:
+        print(f"contact sheet: {sheet}")
+    return BuildSummary(out, st, dataset.manifest, sheet)
+
+
+def _contact_sheet(out: Path, records: list[dict], dataset: DatasetDir, per_word: int = 3) -> Path | None:
+    from builder import media
+
+    chosen: dict[str, list[np.ndarray]] = {}
+    for r in sorted(records, key=lambda r: r["path"]):
+        if len(chosen.setdefault(r["word"], [])) < per_word:
+            chosen[r["word"]].append(media.read_video(out / r["path"]))
+    if not records:
+        return None
+    return ds.contact_sheet(chosen, dataset.contact_sheet)
+
