@@ -1,37 +1,128 @@
-"""Face landmarks with mediapipe FaceMesh. The only module that imports mediapipe."""
+"""Face tracking -> track.npz and mouth.npy. The only module that imports mediapipe.
+
+`process_video(video, out_dir)` decodes once at 25 fps (ffmpeg scales the frames down to at most
+`max_height` pixels high in its own threads), runs FaceMesh in video mode (it tracks between
+frames), keeps one face track, and streams each frame through `builder.mouth.MouthStream`
+(gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Only a few
+frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
+
+track.npz (T = frames at 25 fps; "px" = pixels of the source video as displayed; NaN where
+`segment` is -1):
+    landmarks  (T, 478, 3) float16  FaceMesh landmarks (refined: 468 + 10 iris), x, y in px,
+                                    z in px at the scale of x (negative: towards the camera)
+    box        (T, 4) float32       face box x0, y0, x1, y1 in px (landmark extent)
+    found      (T,) bool            FaceMesh found the face in this frame
+    filled     (T,) bool            not found, bridged by interpolation (gap <= 2 frames)
+    segment    (T,) int32           id of the uninterrupted track the frame belongs to, -1 for
+                                    no face; a shot cut, a face jump or a longer gap ends one
+    score      (T,) float32         detection confidence of the detection that began the track
+    face_width (T,) float32         box width in px
+    yaw        (T,) float32         head turn in degrees (0 frontal; see mouth.yaw_degrees)
+    opening    (T,) float32         inner-lip opening / eye distance (mouth.lip_opening)
+    affine     (T, 2, 3) float32    smoothed transform source px -> mouth ROI px
+    fps        ()  float64          25.0
+    size       (2,) int32           source width, height
+    mesh_size  (2,) int32           width, height of the frames given to FaceMesh
+mouth.npy  (T, 96, 96) uint8: the gray mouth ROI; all zero where `segment` is -1.
+
+Both are written atomically, mouth.npy first: a present track.npz means both are complete.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
 import numpy as np
 
+from builder import media
+from builder.layout import VideoDir
+from builder.mouth import ROI, SMOOTH, MouthFrame, MouthStream, face_box, lip_opening, yaw_degrees
+from lipreader.atomic import atomic_path, temp_name
+from lipreader.errors import InputError, SkipVideo
+
 N_LANDMARKS = 478  # FaceMesh with refine_landmarks=True (468 + 10 iris points)
+MAX_HEIGHT = 720          # frames given to FaceMesh are at most this high ...
+MAX_WIDTH = 1280          # ... and this wide (aspect kept)
+MAX_SOURCE_PIXELS = 7680 * 4320  # 8K UHD; bigger sources are refused
+MIN_FRAMES = 8            # about a third of a second: shorter than any word
+CUT_THRESHOLD = 35.0      # mean absolute difference (0-255) of 32x18 thumbnails at a shot cut
+
+_GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
+_DETECTION_SCORE = ("facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+                    "TensorsToDetectionsCalculator.min_score_thresh")
+_TRACKING_SCORE = "facelandmarkcpu__ThresholdingCalculator.threshold"
+# A serialized NormalizedLandmark holding exactly x, y, z: tag, length, then 3 tagged float32.
+_LANDMARK_RECORD = np.dtype([("tag", "u1"), ("len", "u1"), ("tx", "u1"), ("x", "<f4"),
+                             ("ty", "u1"), ("y", "<f4"), ("tz", "u1"), ("z", "<f4")])
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one frame: landmarks (478, 3) float32 in pixels; `score` is the face
+    detector's confidence when the detector ran on this frame, else NaN (FaceMesh tracked it)."""
+
+    landmarks: np.ndarray
+    score: float
+
+
+def _landmark_array(landmark_list) -> np.ndarray:
+    """NormalizedLandmarkList -> (N, 3) float32; parses the protobuf bytes directly when they
+    have the plain layout (5x faster than a Python loop over 478 messages)."""
+    n = len(landmark_list.landmark)
+    buf = landmark_list.SerializeToString()
+    if len(buf) == n * _LANDMARK_RECORD.itemsize:
+        rec = np.frombuffer(buf, _LANDMARK_RECORD)
+        if ((rec["tag"] == 0x0A) & (rec["len"] == 15) & (rec["tx"] == 0x0D)
+                & (rec["ty"] == 0x15) & (rec["tz"] == 0x1D)).all():
+            return np.stack([rec["x"], rec["y"], rec["z"]], 1)
+    return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], np.float32)
 
 
 class FaceMesh:
     """mediapipe FaceMesh on RGB uint8 frames -> landmarks in pixels.
 
-    `video=True` tracks between consecutive frames (mediapipe's video mode); `video=False`
-    treats every frame as a separate still image.
+    `video=True` tracks between consecutive frames (mediapipe's video mode: the face detector
+    runs only while fewer than `max_faces` faces are tracked); `video=False` treats every frame
+    as a separate still image.
     """
 
     def __init__(self, video: bool = True, max_faces: int = 1, min_confidence: float = 0.5):
-        import mediapipe as mp
+        from mediapipe.python.solution_base import SolutionBase
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._mesh = SolutionBase(
+            binary_graph_path=_GRAPH,
+            side_inputs={"num_faces": max_faces, "with_attention": True,
+                         "use_prev_landmarks": video},
+            calculator_params={_DETECTION_SCORE: min_confidence, _TRACKING_SCORE: min_confidence},
+            outputs=["multi_face_landmarks", "face_detections"])
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """All faces found in one (H, W, 3) RGB uint8 frame."""
+        h, w = rgb.shape[:2]
+        res = self._mesh.process({"image": np.ascontiguousarray(rgb)})
+        scale = np.array([w, h, w], np.float32)
+        faces = [_landmark_array(f) * scale for f in res.multi_face_landmarks or []]
+        detections = []
+        for d in res.face_detections or []:
+            r = d.location_data.relative_bounding_box
+            detections.append((d.score[0] if d.score else float("nan"),
+                               (r.xmin + r.width / 2) * w, (r.ymin + r.height / 2) * h))
+        out = []
+        for lm in faces:
+            x0, y0, x1, y1 = face_box(lm)
+            inside = [s for s, cx, cy in detections if x0 <= cx <= x1 and y0 <= cy <= y1]
+            out.append(Face(lm, max(inside) if inside else float("nan")))
+        return out
 
     def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
         """All faces found in one frame: a list of (478, 3) float32 arrays (x, y in pixels, z in
         pixels at the same scale as x)."""
-        h, w = rgb.shape[:2]
-        res = self._mesh.process(np.ascontiguousarray(rgb))
-        out = []
-        for face in res.multi_face_landmarks or []:
-            pts = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)
-            pts *= np.array([w, h, w], np.float32)
-            out.append(pts)
-        return out
+        return [f.landmarks for f in self.detect(rgb)]
 
     def close(self) -> None:
         self._mesh.close()
@@ -41,3 +132,270 @@ class FaceMesh:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What `process_video` did to one video."""
+
+    video: str
+    frames: int           # T, at 25 fps
+    found: int            # frames where FaceMesh found the face
+    filled: int           # frames bridged by interpolation
+    segments: int         # uninterrupted face tracks
+    face_fraction: float  # (found + filled) / frames
+    face_width: float     # median face width in source pixels
+    size: tuple[int, int]       # source width, height
+    mesh_size: tuple[int, int]  # width, height given to FaceMesh
+    seconds: float        # wall time
+    realtime: float       # seconds of video per wall second
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mesh_size(width: int, height: int, max_height: int = MAX_HEIGHT,
+              max_width: int = MAX_WIDTH) -> tuple[int, int]:
+    """Frame size (W, H) FaceMesh works on: the source scaled down (never up) to fit
+    max_width x max_height (max_height x max_width for portrait video), even sides."""
+    if width <= 0 or height <= 0:
+        raise SkipVideo("no video stream", f"frame size {width}x{height}")
+    if width * height > MAX_SOURCE_PIXELS:
+        raise SkipVideo("resolution too large", f"{width}x{height} is over 8K")
+    box_w, box_h = (max_width, max_height) if width >= height else (max_height, max_width)
+    k = min(1.0, box_w / width, box_h / height)
+    return max(2, int(round(width * k / 2)) * 2), max(2, int(round(height * k / 2)) * 2)
+
+
+def choose_face(faces: list[Face], previous_box: np.ndarray | None,
+                frame_size: tuple[int, int]) -> Face | None:
+    """The main face: the one overlapping the face tracked so far most, else the largest and
+    most central."""
+    if not faces:
+        return None
+    boxes = [face_box(f.landmarks) for f in faces]
+    if previous_box is not None:
+        ious = [_iou(b, previous_box) for b in boxes]
+        best = int(np.argmax(ious))
+        if ious[best] > 0.3:
+            return faces[best]
+    w, h = frame_size
+    centre = np.array([w / 2, h / 2])
+
+    def rank(b: np.ndarray) -> float:
+        size = b[2] - b[0]
+        off = np.linalg.norm((b[:2] + b[2:]) / 2 - centre) / np.hypot(w, h)
+        return size * (1.0 - off)
+
+    return faces[int(np.argmax([rank(b) for b in boxes]))]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (18, 32) float32 green-channel thumbnail for shot-cut detection."""
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(rgb[::4, ::4, 1]), (32, 18),
+                      interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+class _NpyStream:
+    """Append (96, 96) uint8 frames to an .npy file whose length is known only at the end."""
+
+    def __init__(self, path: Path, frame_shape: tuple[int, ...]):
+        self.frame_shape, self.count = frame_shape, 0
+        self._f = open(path, "wb")
+        self._header_len = len(self._header(10 ** 9))
+        self._f.write(b"\0" * self._header_len)
+
+    def _header(self, n: int) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "|u1", "fortran_order": False, "shape": (n, *self.frame_shape)})
+        return buf.getvalue()
+
+    def write(self, frame: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        self.count += 1
+
+    def close(self) -> None:
+        header = self._header(self.count)
+        if len(header) != self._header_len:  # the padded header is 128 bytes for any count < 10**9
+            raise RuntimeError(f"npy header length changed: {len(header)} != {self._header_len}")
+        self._f.seek(0)
+        self._f.write(header)
+        self._f.close()
+
+
+def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
+                  max_height: int = MAX_HEIGHT, max_faces: int = 1, smooth: int = SMOOTH,
+                  min_frames: int = MIN_FRAMES, threads: int = 0,
+                  on_frame: Callable[[int], None] | None = None) -> TrackSummary:
+    """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy.
+
+    `max_faces` > 1 lets FaceMesh see several faces so the main one (largest, most central,
+    then the one overlapping the track) is chosen, at the cost of running the face detector on
+    every frame. `smooth`: half-width in frames of the centred mean of the transforms.
+    `on_frame(n)` is called with the number of frames done so far.
+    Raises SkipVideo (unreadable, no video stream, resolution too large, too short, no face),
+    leaving nothing behind in out_dir.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+    video, out = Path(video), VideoDir(Path(out_dir))
+    start = time.perf_counter()
+    try:
+        info = media.probe(video)
+    except InputError as e:
+        raise SkipVideo("unreadable", str(e)) from e
+    if not info.has_video:
+        raise SkipVideo("no video stream", str(video))
+    src_w, src_h = info.width, info.height
+    dec_w, dec_h = mesh_size(src_w, src_h, max_height, max(max_height * 16 // 9, 2))
+    kx, ky = dec_w / src_w, dec_h / src_h
+    to_src = np.array([1 / kx, 1 / ky, 1 / kx], np.float32)
+    out.root.mkdir(parents=True, exist_ok=True)
+
+    cols: dict[str, list] = {k: [] for k in ("found", "filled", "segment", "score", "box",
+                                             "yaw", "opening", "affine")}
+    nan_lm = np.full((N_LANDMARKS, 3), np.nan, np.float16)
+    lm_raw = temp_name(out.root / "landmarks.raw")
+
+    def sink(frames: list[MouthFrame], mouth: _NpyStream, lm_file) -> None:
+        for mf in frames:
+            mouth.write(mf.roi)
+            has = mf.segment >= 0
+            lm = mf.landmarks * to_src if has else None
+            lm_file.write((lm.astype(np.float16) if has else nan_lm).tobytes())
+            cols["found"].append(mf.found)
+            cols["filled"].append(mf.filled)
+            cols["segment"].append(mf.segment)
+            cols["score"].append(mf.score if has else np.nan)
+            cols["box"].append(face_box(lm) if has else np.full(4, np.nan))
+            cols["yaw"].append(yaw_degrees(lm) if has else np.nan)
+            cols["opening"].append(lip_opening(lm) if has else np.nan)
+            cols["affine"].append(mf.matrix @ np.diag([kx, ky, 1.0]) if has
+                                  else np.full((2, 3), np.nan))
+
+    try:
+        with ExitStack() as stack:
+            track_tmp = stack.enter_context(atomic_path(out.track))
+            mouth_tmp = stack.enter_context(atomic_path(out.mouth))
+            mouth = _NpyStream(mouth_tmp, (ROI, ROI))
+            stack.callback(mouth._f.close)
+            lm_file = stack.enter_context(open(lm_raw, "wb"))
+            mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
+            stream = MouthStream(smooth=smooth)
+            prev_thumb, prev_box, track_score, n = None, None, float("nan"), 0
+            for rgb in _frames(video, (dec_w, dec_h), threads):
+                thumb = thumbnail(rgb)
+                cut = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > CUT_THRESHOLD
+                prev_thumb = thumb
+                if cut:
+                    prev_box = None
+                face = choose_face(mesh.detect(rgb), prev_box, (dec_w, dec_h))
+                if face is None:
+                    prev_box, track_score = None, float("nan")
+                else:
+                    prev_box = face_box(face.landmarks)
+                    if not np.isnan(face.score):
+                        track_score = face.score
+                sink(stream.push(rgb, None if face is None else face.landmarks, cut, track_score),
+                     mouth, lm_file)
+                n += 1
+                if on_frame is not None:
+                    on_frame(n)
+            sink(stream.finish(), mouth, lm_file)
+            lm_file.close()
+            mouth.close()
+            summary = _check(video, cols, n, min_frames)
+            landmarks = np.memmap(lm_raw, np.float16, "r", shape=(n, N_LANDMARKS, 3))
+            np.savez_compressed(
+                track_tmp, landmarks=landmarks,
+                box=np.array(cols["box"], np.float32).reshape(n, 4),
+                found=np.array(cols["found"], bool), filled=np.array(cols["filled"], bool),
+                segment=np.array(cols["segment"], np.int32),
+                score=np.array(cols["score"], np.float32),
+                face_width=np.array([b[2] - b[0] for b in cols["box"]], np.float32),
+                yaw=np.array(cols["yaw"], np.float32), opening=np.array(cols["opening"], np.float32),
+                affine=np.array(cols["affine"], np.float32).reshape(n, 2, 3),
+                fps=np.float64(media.FPS), size=np.array([src_w, src_h], np.int32),
+                mesh_size=np.array([dec_w, dec_h], np.int32))
+            del landmarks
+    finally:
+        lm_raw.unlink(missing_ok=True)
+    seconds = time.perf_counter() - start
+    widths = [b[2] - b[0] for b, s in zip(cols["box"], cols["segment"], strict=True) if s >= 0]
+    return TrackSummary(str(video), n, summary["found"], summary["filled"], summary["segments"],
+                        summary["face_fraction"], float(np.median(widths)), (src_w, src_h),
+                        (dec_w, dec_h), seconds, n / media.FPS / max(seconds, 1e-9))
+
+
+def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterable[np.ndarray]:
+    try:
+        yield from media.iter_frames(video, fps=media.FPS, size=size, threads=threads)
+    except InputError as e:
+        raise SkipVideo("undecodable", str(e)) from e
+
+
+def _check(video: Path, cols: dict[str, list], n: int, min_frames: int) -> dict:
+    """Counts for the summary; SkipVideo when the video is too short or has no face."""
+    if n < min_frames:
+        raise SkipVideo("too short", f"{video}: {n} frames at 25 fps, need {min_frames}")
+    found, filled = int(sum(cols["found"])), int(sum(cols["filled"]))
+    if found == 0:
+        raise SkipVideo("no face", f"{video}: no face in {n} frames")
+    return {"found": found, "filled": filled, "segments": int(max(cols["segment"])) + 1,
+            "face_fraction": (found + filled) / n}
+
+
+def load_track(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """track.npz -> dict of arrays (see the module docstring)."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _worker(job: tuple[str, str, dict]) -> TrackSummary | SkipVideo:
+    video, out_dir, kwargs = job
+    try:
+        return process_video(video, out_dir, **kwargs)
+    except SkipVideo as e:
+        return e
+
+
+def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], workers: int = 0,
+                   **kwargs) -> Iterable[tuple[int, TrackSummary | SkipVideo]]:
+    """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
+    Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    jobs = [(str(v), str(o), kwargs) for v, o in jobs]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(jobs) <= 1:
+        _worker_init()
+        for i, job in enumerate(jobs):
+            yield i, _worker(job)
+        return
+    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                                initializer=_worker_init) as pool:
+        futures = {pool.submit(_worker, job): i for i, job in enumerate(jobs)}
+        for fut in cf.as_completed(futures):
+            yield futures[fut], fut.result()
