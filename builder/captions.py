@@ -24,6 +24,7 @@ Labels are normalised (`normalize_label`) and checked as folder names
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -42,6 +43,7 @@ ESTIMATED = "cue-estimate"
 EXACT_SOURCES = ("json3-auto", "srv3", "vtt-inline")
 
 MAX_WORD_S = 1.0         # longest a word with only a start time is taken to last
+MIN_WORD_S = 1 / 25      # one frame: what each word of a cue with no duration gets
 TRANSITION_S = 0.05      # YouTube's rolling VTT shows the old line alone for 10 ms between cues
 MAX_LABEL_CHARS = 64
 MAX_LABEL_BYTES = 255    # ext4 / NTFS file-name limit
@@ -70,6 +72,8 @@ _TIMING = re.compile(rf"^\s*{_TS}\s*-->\s*{_TS}")
 _INLINE_TS = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
 _TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")     # HTML-like tags; ASS overrides such as {\an8}
 _SPACES = re.compile(r"\s+")
+_ALNUM = re.compile(r"[^\W_]")
+_PLAIN_LABEL = re.compile(r"[a-z0-9][a-z0-9'&,%+-]*")   # needs only the device-name check
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,12 @@ def _is_edge(c: str) -> bool:
     return unicodedata.category(c).startswith("P")
 
 
+def _is_percent(t: str, i: int) -> bool:
+    """A "%" after a digit belongs to the number (50%)."""
+    return t[i] == "%" and i > 0 and t[i - 1].isdigit()
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _label(token: str) -> tuple[str | None, str | None]:
     """(label, None) for a word, or (None, reason) for a token that is not one."""
     t = unicodedata.normalize("NFKC", token.translate(_APOSTROPHES)).lower()
@@ -126,10 +136,10 @@ def _label(token: str) -> tuple[str | None, str | None]:
     start, stop = 0, len(t)
     while start < stop and _is_edge(t[start]):
         start += 1
-    while stop > start and _is_edge(t[stop - 1]) and not (t[stop - 1] == "%" and t[stop - 2:stop - 1].isdigit()):
+    while stop > start and _is_edge(t[stop - 1]) and not _is_percent(t, stop - 1):
         stop -= 1
     t = t[start:stop]
-    if not any(c.isalnum() for c in t):
+    if not _ALNUM.search(t):
         return None, "no letters or digits"
     reason = unsafe_label_reason(t)
     return (None, reason) if reason else (t, None)
@@ -155,6 +165,8 @@ def unsafe_label_reason(label: str) -> str | None:
     """
     if not isinstance(label, str) or not label:
         return "empty label"
+    if len(label) <= MAX_LABEL_CHARS and _PLAIN_LABEL.fullmatch(label):
+        return "reserved device name on Windows" if label in _WINDOWS_RESERVED else None
     if len(label) > MAX_LABEL_CHARS:
         return f"longer than {MAX_LABEL_CHARS} characters"
     if label in (".", ".."):
@@ -214,9 +226,10 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         if not labels:
             continue
         if p.exact and len(labels) == 1:
-            words.append(Word(labels[0], p.start, max(p.end, p.start), p.exact))
+            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in _finish
+            words.append(Word(labels[0], p.start, end, p.exact))
             continue
-        end = p.end if p.end > p.start else p.start + 0.04 * len(labels)
+        end = p.end if p.end > p.start else p.start + MIN_WORD_S * len(labels)
         total = sum(len(lb) for lb in labels)
         t = p.start
         for lb in labels:
@@ -225,14 +238,15 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
             t += dt
     if not words:
         raise SkipVideo("captions have no usable words",
-                        f"{len(dropped)} tokens dropped" + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
+                        f"{len(dropped)} tokens dropped"
+                        + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
     return CaptionWords(_finish(words), dropped, fmt)
 
 
 def _finish(words: list[Word]) -> list[Word]:
     """Sort, drop repeats (same label, same start), end exact words at the next word's start,
     and round to milliseconds with start < end."""
-    words.sort(key=lambda w: (w.start, w.end))
+    words.sort(key=lambda w: w.start)   # stable: words at one time keep the file order
     seen: set[tuple[str, int]] = set()
     unique = []
     for w in words:
@@ -266,13 +280,14 @@ def _number(obj: dict, key: str, where: str, default: float | None = None) -> fl
             value = float(value)
         except ValueError:
             value = None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
         raise SkipVideo("captions unreadable", f"{where}: {key}={obj.get(key)!r}")
     return float(value)
 
 
 def _event_pieces(events: list[dict[str, Any]], auto: bool, source: str) -> list[_Piece]:
-    """json3-shaped events -> pieces. Each event: tStartMs, dDurationMs, segs [{utf8, tOffsetMs}]."""
+    """json3-shaped events -> pieces (event: tStartMs, dDurationMs, segs [{utf8, tOffsetMs}])."""
     pieces = []
     for i, event in enumerate(events):
         if not isinstance(event, dict):
@@ -463,7 +478,8 @@ def _decode(raw: bytes) -> str:
         else:
             text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise SkipVideo("captions unreadable", f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+        raise SkipVideo("captions unreadable",
+                        f"not UTF-8 text ({e.reason} at byte {e.start})") from e
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -249,3 +249,52 @@ def test_an_hour_of_rolling_vtt_and_json3(tmp_path):
     json3_words = read_words(path).words
     assert {w.source for w in json3_words} == {"json3-auto"}
     assert [(w.text, w.start, w.end) for w in json3_words] == [(w.text, w.start, w.end) for w in words]
+
+
+@pytest.fixture(scope="module")
+def synth_video(tmp_path_factory) -> Path:
+    """One generated video (about 8 s of the built-in faces) with its captions and truth."""
+    synth = pytest.importorskip("builder.synth")
+    out = tmp_path_factory.mktemp("synth")
+    synth.make_corpus(out, words=6, videos=1, seconds=10.0, speakers=1, holdout_speakers=0,
+                      height=360, workers=1)
+    (folder,) = [p for p in out.iterdir() if (p / "truth.json").is_file()]
+    return folder
+
+
+@pytest.mark.parametrize("name", ["captions.en.json3", "captions.en.vtt"])
+def test_generated_captions_give_the_truth_times(synth_video, name):
+    """Starts within one frame; a caption has no word ends, so an end lies between the true
+    end and the next spoken word's start (a line's last word: within one frame)."""
+    frame = 1 / 25
+    truth = json.loads((synth_video / "truth.json").read_text())
+    spoken = [w for w in truth["words"] if not w["filler"]]
+    words = read_words(synth_video / name).words
+    check_properties(words, (0.0, truth["duration"]))
+    assert [w.text for w in words] == [w["word"] for w in spoken]
+    assert {w.source for w in words} <= set(captions.EXACT_SOURCES)
+    line_ends = 0
+    for i, (got, true) in enumerate(zip(words, spoken, strict=True)):
+        assert abs(got.start - true["start"]) <= frame, (got, true)
+        next_start = spoken[i + 1]["start"] if i + 1 < len(spoken) else true["end"]
+        assert true["end"] - frame <= got.end <= max(next_start, true["end"]) + frame, (got, true)
+        if i + 1 == len(words) or words[i + 1].start > got.end:
+            line_ends += 1
+            assert abs(got.end - true["end"]) <= frame, (got, true)
+    assert line_ends >= 1
+
+
+def test_odd_auto_json3_events(tmp_path):
+    """A seg past its event's end, two segs at one time, a seg of two words."""
+    events = [{"tStartMs": 1000, "dDurationMs": 500, "segs": [
+                  {"utf8": "one", "acAsrConf": 0}, {"utf8": " late", "tOffsetMs": 900}]},
+              {"tStartMs": 3000, "dDurationMs": 1000, "segs": [
+                  {"utf8": "same", "tOffsetMs": 0}, {"utf8": " time", "tOffsetMs": 0},
+                  {"utf8": " ten thousand", "tOffsetMs": 400}]}]
+    path = tmp_path / "odd.en.json3"
+    path.write_text(json.dumps({"events": events}))
+    words = read_words(path).words
+    assert [(w.text, w.start, w.end, w.source) for w in words] == [
+        ("one", 1.0, 1.5, "json3-auto"), ("late", 1.9, 2.9, "json3-auto"),
+        ("same", 3.0, 3.4, "json3-auto"), ("time", 3.0, 3.4, "json3-auto"),
+        ("ten", 3.4, 3.564, "cue-estimate"), ("thousand", 3.564, 4.0, "cue-estimate")]
