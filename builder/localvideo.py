@@ -1,0 +1,109 @@
+"""A video file on disk, brought into the data/videos/<id>/ layout like a download.
+
+Captions beside it are taken along: <stem>.<lang>.<ext> or <stem>.<ext> (taken as the
+fetch language), ext one of json3, srv3, vtt, srt; the best format wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from builder.download import caption_record, safe_id
+from builder.layout import CAPTION_EXTS
+from builder.media import MediaInfo, ffmpeg_exe, probe
+from lipreader.errors import SkipVideo
+
+VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
+
+
+def is_video_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in VIDEO_EXTS
+
+
+def local_id(path: Path) -> str:
+    """local-<stem>-<8 hex of the absolute path>: stable, and distinct for equal names."""
+    absolute = str(Path(path).resolve())
+    return f"local-{safe_id(Path(path).stem)}-{hashlib.sha1(absolute.encode('utf-8')).hexdigest()[:8]}"
+
+
+def signature(path: Path) -> dict[str, Any]:
+    """Size and modification time: a changed file is imported again."""
+    st = Path(path).stat()
+    return {"source_size": st.st_size, "source_mtime": int(st.st_mtime)}
+
+
+def find_caption(video: Path, lang: str) -> Path | None:
+    """The best caption file beside `video` in `lang` (json3 > srv3 > vtt > srt)."""
+    for ext in CAPTION_EXTS:
+        for name in (f"{video.stem}.{lang}.{ext}", f"{video.stem}.{ext}"):
+            p = video.with_name(name)
+            if p.is_file():
+                return p
+    return None
+
+
+def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
+    """Copy (or, for other containers, convert) `path` to folder/video.mp4 with its captions.
+
+    Returns the info.json record.
+    """
+    path = Path(path).resolve()
+    target = folder / "video.mp4"
+    if path.suffix.lower() == ".mp4":
+        shutil.copyfile(path, target)
+    else:
+        _to_mp4(path, target)
+    media = _probe(target, path)
+    caption = find_caption(path, lang)
+    copied = None
+    if caption is not None:
+        copied = folder / f"captions.{lang}.{caption.suffix.lstrip('.')}"
+        shutil.copyfile(caption, copied)
+    return {
+        "id": local_id(path),
+        "extractor": "local",
+        "title": path.stem,
+        "webpage_url": path.as_uri(),
+        "source_url": str(path),
+        "uploader": None, "channel": None, "license": None, "language": None,
+        "duration": media.duration, "fps": media.fps, "width": media.width, "height": media.height,
+        "captions": caption_record(copied, lang, lang, False) if copied else None,
+        "captions_note": "" if copied else f"no {lang} captions beside the file "
+                                           f"({path.stem}.{lang}.vtt, .json3 or .srt)",
+        **signature(path),
+    }
+
+
+def _probe(target: Path, original: Path) -> MediaInfo:
+    from lipreader.errors import InputError
+    try:
+        media = probe(target)
+    except InputError as e:
+        raise SkipVideo(f"{original}: not a readable video file") from e
+    if not media.has_video:
+        raise SkipVideo(f"{original}: has no video stream")
+    return media
+
+
+def _to_mp4(src: Path, dst: Path) -> None:
+    """Repackage into mp4 when the streams allow it, else re-encode (H.264 + AAC)."""
+    base = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(src),
+            "-map", "0:v:0", "-map", "0:a:0?"]
+    tries = (["-c", "copy"],
+             ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+              "-c:a", "aac", "-b:a", "128k"])
+    err = ""
+    for codec in tries:
+        res = subprocess.run(base + codec + ["-movflags", "+faststart", str(dst)],
+                             capture_output=True, text=True, errors="replace")
+        if res.returncode == 0:
+            return
+        err = res.stderr.strip()
+        if dst.exists():
+            os.unlink(dst)
+    raise SkipVideo(f"{src}: ffmpeg could not convert it to mp4: {err.splitlines()[-1] if err else '?'}")

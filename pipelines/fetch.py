@@ -1,0 +1,350 @@
+"""`lipreader fetch`: URLs, lists of URLs and local files -> data/videos/<id>/.
+
+Each video lands atomically (a hidden temporary folder, renamed when complete), so a
+folder that exists is finished; leftovers of an interrupted run are removed at the next
+start. A download archive (yt-dlp's, kept in step with the folders) lets a re-run skip
+finished videos without even asking the site. One bad video or URL never stops the batch:
+it is recorded with a plain reason, and the summary lists it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from builder.layout import VideoDir
+from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
+from lipreader.config import Config
+from lipreader.errors import InputError, SkipVideo
+from lipreader.progress import Progress
+
+ARCHIVE = "archive.txt"  # yt-dlp's download archive, beside the video folders
+_HOSTLIKE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?/")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: str
+    id: str
+    status: str  # "fetched", "skipped" or "failed"
+    reason: str = ""
+
+
+@dataclass
+class FetchSummary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def _with(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def fetched(self) -> list[Outcome]:
+        return self._with("fetched")
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return self._with("failed")
+
+    def text(self) -> str:
+        lines = [f"fetched {len(self.fetched)}, skipped {len(self.skipped)}, failed {len(self.failed)}"]
+        lines += [f"  failed  {o.id or o.source}: {o.reason}" for o in self.failed]
+        return "\n".join(lines)
+
+
+# ---- sources -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    kind: str   # "url", "file" or "bad"
+    text: str   # the URL or the absolute path
+    reason: str = ""
+
+
+def read_url_list(path: Path) -> list[str]:
+    """One URL or file per line; blank lines and # comments (whole line or after a space) skipped.
+    Relative file paths are taken relative to the list's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read it as a list of URLs ({e})") from e
+    items = []
+    for line in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+        if not line:
+            continue
+        if "://" not in line and not Path(line).is_absolute() and (path.parent / line).exists():
+            line = str(path.parent / line)
+        items.append(line)
+    return items
+
+
+def classify(item: str) -> list[Source]:
+    """What one command-line item is: a URL, a local video (or a folder / list of them)."""
+    from builder.localvideo import VIDEO_EXTS, is_video_file
+
+    p = Path(item).expanduser()
+    if "://" not in item and p.exists():
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if is_video_file(q))
+            return [Source("file", str(q.resolve())) for q in found] or \
+                [Source("bad", item, "a folder with no video files")]
+        if is_video_file(p):
+            return [Source("file", str(p.resolve()))]
+        return [s for line in read_url_list(p) for s in classify(line)]
+    scheme = item.split("://", 1)[0].lower() if "://" in item else ""
+    if scheme in ("http", "https") and re.match(r"^https?://[^/\s]+", item, re.I):
+        return [Source("url", item)]
+    if not scheme and _HOSTLIKE.match(item):
+        return [Source("url", "https://" + item)]
+    if not scheme and (Path(item).suffix.lower() in VIDEO_EXTS or "/" in item or os.sep in item):
+        return [Source("bad", item, "no such file")]
+    return [Source("bad", item, "not a URL (http:// or https://) or an existing file")]
+
+
+def gather(urls: list[str], from_file: str | None) -> list[Source]:
+    items = list(urls)
+    if from_file:
+        if not Path(from_file).is_file():
+            raise InputError(f"--from-file {from_file}: no such file")
+        items += read_url_list(Path(from_file))
+    if not items:
+        raise InputError("nothing to fetch: give URLs, video files or --from-file urls.txt")
+    sources, seen = [], set()
+    for item in items:
+        for s in classify(item):
+            if (s.kind, s.text) not in seen:
+                seen.add((s.kind, s.text))
+                sources.append(s)
+    return sources
+
+
+# ---- the output folder and the archive ---------------------------------------------
+
+def check_writable(videos: Path) -> None:
+    """One clear line now rather than a failure per video later."""
+    try:
+        videos.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=videos, prefix=".write-test.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write to the videos folder {videos}: {e.strerror or e}; "
+                         "choose another with --out or [general] videos") from e
+
+
+def is_complete(vd: VideoDir) -> bool:
+    return vd.video.is_file() and vd.info.is_file()
+
+
+def sync_archive(videos: Path) -> Path:
+    """Keep only the archive lines ("<extractor> <id>") whose folder is complete, so the
+    folders stay the truth: a video deleted by hand, or whose rename was interrupted after
+    yt-dlp recorded it, is fetched again."""
+    archive = videos / ARCHIVE
+    if archive.is_file():
+        lines = archive.read_text(encoding="utf-8").splitlines()
+        kept = [ln for ln in lines if len(ln.split(" ", 1)) == 2
+                and is_complete(VideoDir(videos / ln.split(" ", 1)[1]))]
+        if kept != lines:
+            write_text(archive, "".join(f"{ln}\n" for ln in kept))
+    return archive
+
+
+# ---- one video -----------------------------------------------------------------------
+
+class _Reporter:
+    """Per-video lines on stdout, the overall bar and per-video byte bars on stderr."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.overall = Progress(None, "fetch", unit="video", enabled=not quiet)
+        self.tty = sys.stderr.isatty()
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            self.overall.stream.write("\r\033[K") if self.overall.tty else None
+            click.echo(text)
+
+    def video_bar(self, vid: str) -> tuple[Progress, Any]:
+        bar = Progress(None, f"  {vid}", unit="kB", enabled=self.tty and not self.quiet)
+        seen: dict[str, int] = {}
+
+        def hook(d: dict[str, Any]) -> None:
+            if d.get("status") not in ("downloading", "finished"):
+                return
+            name = str(d.get("filename"))
+            done = int(d.get("downloaded_bytes") or d.get("total_bytes") or 0)
+            total = d.get("total_bytes") or d.get("total_bytes_estimate")
+            bar.total = int(total) // 1024 if total else None
+            delta = done // 1024 - seen.get(name, 0)
+            seen[name] = done // 1024
+            bar.update(max(delta, 0), postfix=Path(name).name)
+        return bar, hook
+
+    def done(self, outcome: Outcome, detail: str = "") -> None:
+        name = outcome.id or outcome.source
+        if outcome.status == "fetched":
+            self.line(f"fetched {name}" + (f"  {detail}" if detail else ""))
+        else:
+            self.line(f"{outcome.status} {name}: {outcome.reason}")
+        self.overall.update(postfix=f"{outcome.status} {name}")
+
+    def close(self) -> None:
+        if self.overall.n:
+            self.overall.close()
+
+
+def _caption_words(info: dict[str, Any]) -> str:
+    c = info.get("captions")
+    if not c:
+        return f"NO CAPTIONS ({info.get('captions_note') or 'none offered'}): kept, build-dataset will skip it"
+    kind = "automatic" if c.get("automatic") else "manual"
+    return f"captions {c['lang']} {c['format']} ({kind})"
+
+
+def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter) -> Outcome:
+    from builder.download import Filtered, info_record
+    from builder.media import probe
+
+    target = videos / video.id
+    bar, hook = rep.video_bar(video.id)
+    try:
+        with bar, atomic_dir(target) as tmp:
+            got = dl.download(video, tmp, hooks=[hook])
+            record = info_record(got, video.source, cfg.fetch.lang)
+            try:
+                media = probe(got.video)
+            except InputError as e:
+                raise SkipVideo("the downloaded file is not a readable video") from e
+            if not media.has_video:
+                raise SkipVideo("the downloaded file has no video stream")
+            limit = cfg.fetch.max_duration
+            if limit and media.duration > limit:  # the site did not say its duration beforehand
+                raise Filtered(f"longer than {limit:g} s ({media.duration:g} s)")
+            record.update(width=media.width, height=media.height, fps=media.fps or record["fps"],
+                          duration=record["duration"] or media.duration)
+            write_json(tmp / "info.json", record)
+    except Filtered as e:
+        return Outcome(video.source, video.id, "skipped", e.reason)
+    except SkipVideo as e:
+        return Outcome(video.source, video.id, "failed", str(e))
+    except OSError as e:
+        return Outcome(video.source, video.id, "failed", f"cannot write {e.filename or target}: {e.strerror or e}")
+    out = Outcome(video.source, video.id, "fetched")
+    rep.done(out, f"{record.get('title') or ''}  [{_caption_words(record)}]")
+    return out
+
+
+def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter) -> Outcome:
+    import json
+
+    from builder.localvideo import import_file, local_id, signature
+
+    path = Path(source.text)
+    vid = local_id(path)
+    vd = VideoDir(videos / vid)
+    if is_complete(vd):
+        try:
+            old = json.loads(vd.info.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if all(old.get(k) == v for k, v in signature(path).items()):
+            return Outcome(source.text, vid, "skipped", "already fetched")
+    try:
+        with atomic_dir(vd.root) as tmp:
+            record = import_file(path, tmp, cfg.fetch.lang)
+            write_json(tmp / "info.json", record)
+    except SkipVideo as e:
+        return Outcome(source.text, vid, "failed", str(e))
+    except OSError as e:
+        return Outcome(source.text, vid, "failed", f"cannot copy {e.filename or path}: {e.strerror or e}")
+    out = Outcome(source.text, vid, "fetched")
+    rep.done(out, f"{path.name}  [{_caption_words(record)}]")
+    return out
+
+
+def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter) -> Iterator[Outcome]:
+    from builder.download import Failure
+
+    taken = 0
+    for item in dl.resolve(source.text):
+        if isinstance(item, Failure):
+            yield Outcome(source.text, item.id, "failed", item.reason)
+            continue
+        if item.info is None or is_complete(VideoDir(videos / item.id)):
+            yield Outcome(source.text, item.id, "skipped", "already fetched")
+            outcome_counts = True
+        else:
+            outcome = _fetch_download(dl, item, videos, cfg, rep)
+            outcome_counts = outcome.status == "fetched"
+            yield outcome
+        taken += outcome_counts
+        if cfg.fetch.max_videos and taken >= cfg.fetch.max_videos:
+            return
+
+
+def fetch_all(cfg: Config, sources: list[Source], quiet: bool = False) -> FetchSummary:
+    from builder.download import Downloader
+
+    videos = Path(cfg.general.videos)
+    check_writable(videos)
+    remove_stale_temps(videos)
+    archive = sync_archive(videos)
+    summary = FetchSummary()
+    rep = _Reporter(quiet)
+    dl = None
+    try:
+        for source in sources:
+            if source.kind == "bad":
+                outcomes: Any = [Outcome(source.text, "", "failed", source.reason)]
+            elif source.kind == "file":
+                outcomes = [_fetch_local(source, videos, cfg, rep)]
+            else:
+                dl = dl or Downloader(cfg.fetch, videos, archive)
+                outcomes = _fetch_url(dl, source, videos, cfg, rep)
+            for outcome in outcomes:
+                summary.outcomes.append(outcome)
+                if outcome.status != "fetched":
+                    rep.done(outcome)
+    finally:
+        if dl is not None:
+            dl.close()
+        rep.close()
+    return summary
+
+
+def run(cfg: Config, urls: list[str], from_file: str | None = None) -> FetchSummary:
+    """Fetch every video of `urls` (and of the list `from_file`); print a summary."""
+    summary = fetch_all(cfg, gather(urls, from_file))
+    click.echo(summary.text())
+    return summary
+
+
+def fetch_one(cfg: Config, source: str) -> VideoDir:
+    """One video (URL or local file) for `lipreader read`: the existing folder when it was
+    fetched before; a playlist gives its first video. Raises InputError when it fails."""
+    sources = classify(source)
+    if len(sources) != 1:
+        raise InputError(f"{source}: give one video (URL or file), not a folder or a list")
+    summary = fetch_all(cfg.override("fetch", max_videos=1), sources, quiet=True)
+    for o in summary.outcomes:
+        if o.status == "failed":
+            raise InputError(f"cannot fetch {source}: {o.reason}")
+        if o.status == "skipped" and o.reason != "already fetched":
+            raise InputError(f"{source}: not fetched: {o.reason}")
+        vd = VideoDir(Path(cfg.general.videos) / o.id)
+        if o.id and is_complete(vd):
+            return vd
+    raise InputError(f"{source}: no video found there")
