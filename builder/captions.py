@@ -73,6 +73,7 @@ _INLINE_TS = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
 _TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")     # HTML-like tags; ASS overrides such as {\an8}
 _SPACES = re.compile(r"\s+")
 _ALNUM = re.compile(r"[^\W_]")
+_ONE_PLAIN_WORD = re.compile(r"\s*([A-Za-z0-9'][A-Za-z0-9',.?!-]*)\s*")   # most auto-caption segs
 _PLAIN_LABEL = re.compile(r"[a-z0-9][a-z0-9'&,%+-]*")   # needs only the device-name check
 
 
@@ -195,6 +196,13 @@ def unsafe_label_reason(label: str) -> str | None:
 
 def _labels(text: str, dropped: list[tuple[str, str]]) -> list[str]:
     """Word labels of one piece of caption text, in order; the rest goes to `dropped`."""
+    m = _ONE_PLAIN_WORD.fullmatch(text)
+    if m and "--" not in text:
+        label, reason = _label(m.group(1))
+        if label is None:
+            dropped.append((m.group(1), reason or "not a word"))
+            return []
+        return [label]
     text = unicodedata.normalize("NFKC", html.unescape(text).translate(_APOSTROPHES))
     for m in _NON_SPEECH.finditer(text):
         dropped.append((m.group(0), "non-speech"))
