@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import time
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,7 +103,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                          "(or point --model / [general] pretrainedmodelpath at one)")
     try:
         ck = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+    except Exception as e:  # a damaged file fails anywhere in zip reading or the safe unpickler
         raise InputError(f"{p}: truncated or not a lipreader checkpoint "
                          f"({str(e).splitlines()[0][:120]})") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
@@ -464,7 +462,7 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
             with torch.no_grad():
                 h1, h5 = _topk_hits(logits.detach().float().mean(dim=1), y, 5)
             bs = len(y)
-            loss_sum, n, top1, top5 = loss_sum + float(loss) * bs, n + bs, top1 + h1, top5 + h5
+            loss_sum, n, top1, top5 = loss_sum + loss.detach().item() * bs, n + bs, top1 + h1, top5 + h5
             if t.printfrequency and (b + 1) % t.printfrequency == 0:
                 rate = n / (time.perf_counter() - t0)
                 say(f"epoch {epoch + 1} [{b + 1}/{steps_per_epoch}] loss {loss_sum / n:.4f} "
