@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from builder.layout import VideoDir
 from lipreader.config import Fetch
 from lipreader.errors import ConfigError, SkipVideo
 
@@ -154,7 +155,9 @@ def match_filter(opts: Fetch, record: dict[str, str]) -> Callable[..., str | Non
     def check(info: dict[str, Any], *, incomplete: bool = False) -> str | None:
         reason = None
         duration = info.get("duration")
-        if opts.max_duration > 0 and duration is not None and duration > opts.max_duration:
+        if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+            reason = "a live stream (only finished videos are fetched)"
+        elif opts.max_duration > 0 and duration is not None and duration > opts.max_duration:
             reason = f"longer than {opts.max_duration:g} s ({duration:g} s)"
         elif opts.license and not (incomplete and "license" not in info) and \
                 not license_matches(opts.license, info.get("license")):
@@ -234,6 +237,13 @@ def _causes(err: BaseException) -> Iterator[BaseException]:
 
 def explain(err: BaseException, timeout: float | None = None) -> str:
     """One plain reason for a yt-dlp failure (the cause is in DownloadError.exc_info[1])."""
+    reason = _explain(err, timeout)
+    if "Unable to download video subtitles" in str(err):
+        return f"captions could not be downloaded: {reason}"
+    return reason
+
+
+def _explain(err: BaseException, timeout: float | None) -> str:
     from yt_dlp.networking.exceptions import HTTPError, IncompleteRead, TransportError
     from yt_dlp.utils import ContentTooShortError, ExtractorError, UnsupportedError
 
@@ -295,6 +305,11 @@ def _clean(message: str) -> str:
                      message.strip(), count=1)
     message = message.split("; please report this issue")[0]
     return message.splitlines()[0] if message else "unknown error"
+
+
+def _finished(folder: Path) -> bool:
+    vd = VideoDir(folder)
+    return vd.video.is_file() and vd.info.is_file()
 
 
 def _temp_id(url: str) -> str:
@@ -369,7 +384,7 @@ class Downloader:
         yield from self._walk(info, source, {})
 
     def _walk(self, info: dict[str, Any], source: str, extra: dict[str, Any]) -> Iterator[Video | Failure]:
-        from yt_dlp.utils import DownloadError
+        from yt_dlp.utils import DownloadError, YoutubeDLError
         kind = info.get("_type", "video")
         if kind in ("playlist", "multi_video"):
             context = {
@@ -387,7 +402,7 @@ class Downloader:
                     entry = next(entries)
                 except StopIteration:
                     return
-                except DownloadError as e:  # a lazy playlist page failed to load
+                except YoutubeDLError as e:  # a lazily loaded playlist page failed
                     yield Failure(source, explain(e, self.opts.socket_timeout))
                     return
                 index += 1
@@ -396,7 +411,7 @@ class Downloader:
             return
         if kind in ("url", "url_transparent"):
             known = info.get("id")
-            if known and info.get("ie_key") == YOUTUBE and (self.videos / known).is_dir():
+            if known and info.get("ie_key") == YOUTUBE and _finished(self.videos / known):
                 yield Video(id=known, source=source)
                 return
             try:
@@ -407,9 +422,9 @@ class Downloader:
             if resolved is None:  # in the download archive
                 yield Video(id=known or "", source=source)
                 return
-            if kind == "url_transparent":
-                resolved = {**{k: v for k, v in info.items() if k not in ("_type", "url", "ie_key")
-                               and v is not None}, **resolved}
+            if kind == "url_transparent":  # the outer fields win, as in yt-dlp
+                resolved = {**resolved, **{k: v for k, v in info.items()
+                                           if k not in ("_type", "url", "ie_key") and v is not None}}
             yield from self._walk(resolved, source, extra)
             return
         yield self._video(info, source, extra)

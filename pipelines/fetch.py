@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,11 +173,13 @@ class _Reporter:
         self.tty = sys.stderr.isatty()
 
     def line(self, text: str) -> None:
-        if not self.quiet:
-            self.overall.stream.write("\r\033[K") if self.overall.tty else None
-            click.echo(text)
+        if self.quiet:
+            return
+        if self.overall.tty:  # clear the progress line first
+            self.overall.stream.write("\r\033[K")
+        click.echo(text)
 
-    def video_bar(self, vid: str) -> tuple[Progress, Any]:
+    def video_bar(self, vid: str) -> tuple[Progress, Callable[[dict[str, Any]], None]]:
         bar = Progress(None, f"  {vid}", unit="kB", enabled=self.tty and not self.quiet)
         seen: dict[str, int] = {}
 
@@ -278,19 +280,16 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter) -> O
 def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter) -> Iterator[Outcome]:
     from builder.download import Failure
 
-    taken = 0
+    taken = 0  # videos fetched now or before; filtered and failed ones do not count
     for item in dl.resolve(source.text):
         if isinstance(item, Failure):
-            yield Outcome(source.text, item.id, "failed", item.reason)
-            continue
-        if item.info is None or is_complete(VideoDir(videos / item.id)):
-            yield Outcome(source.text, item.id, "skipped", "already fetched")
-            outcome_counts = True
+            outcome = Outcome(source.text, item.id, "failed", item.reason)
+        elif item.info is None or is_complete(VideoDir(videos / item.id)):
+            outcome = Outcome(source.text, item.id, "skipped", "already fetched")
         else:
             outcome = _fetch_download(dl, item, videos, cfg, rep)
-            outcome_counts = outcome.status == "fetched"
-            yield outcome
-        taken += outcome_counts
+        yield outcome
+        taken += outcome.status == "fetched" or outcome.reason == "already fetched"
         if cfg.fetch.max_videos and taken >= cfg.fetch.max_videos:
             return
 

@@ -41,6 +41,7 @@ def site(tmp_path_factory) -> Path:
     (root / "two.html").write_text(fp.page("Two", fp.video_tag("clip.mp4", {"en": "two.json3"}),
                                            fp.video_tag("clip.mp4")))
     (root / "novideo.html").write_text(fp.page("Nothing here", "<p>just text</p>"))
+    (root / "badtrack.html").write_text(fp.page("Bad track", fp.video_tag("clip.mp4", {"en": "gone.vtt"})))
     (root / "broken.html").write_text(fp.page("Broken", fp.video_tag("/broken/clip.mp4", {"en": "page.vtt"})))
     (root / "slow.html").write_text(fp.page("Slow", fp.video_tag("/slow/clip.mp4", {"en": "page.vtt"})))
     for name, (a, b) in {"manual": ("manual", "words"), "auto": ("auto", "words"),
@@ -157,6 +158,7 @@ def test_bad_urls_fail_clearly_and_the_rest_goes_on(cfg, base, capsys):
         f"http://127.0.0.1:{refused_port()}/x.html": "connection refused (is the host up?)",
         f"http://127.0.0.1:{silent.getsockname()[1]}/x.html": "timed out (no answer in 1 s)",
         f"{base}/novideo.html": "no video found at this URL (yt-dlp knows no video on this page)",
+        f"{base}/badtrack.html": "captions could not be downloaded: HTTP 404 not found",
         "not a url": "not a URL (http:// or https://) or an existing file",
         "missing/talk.mp4": "no such file",
     }
@@ -167,7 +169,7 @@ def test_bad_urls_fail_clearly_and_the_rest_goes_on(cfg, base, capsys):
     assert len(summary.fetched) == 1
     assert {o.source: o.reason for o in summary.failed} == bad
     out = capsys.readouterr().out
-    assert "fetched 1, skipped 0, failed 6" in out
+    assert "fetched 1, skipped 0, failed 7" in out
     assert f"failed  {base}/missing.html: HTTP 404 not found" in out
 
 
@@ -208,16 +210,16 @@ def test_unwritable_output_folder(cfg, base, tmp_path):
 
 # ---- YouTube, offline: yt-dlp's own URL matching, selection, archive and downloads ----
 
-def youtube_answer(base: str, subtitles=None, automatic=None, **extra) -> dict:
+def youtube_answer(base: str, subtitles=None, automatic=None, vid=YT_ID, **extra) -> dict:
     """What YoutubeIE._real_extract returns, cut down: formats (a 1080p one that must not be
     chosen, and video-only + audio-only streams that yt-dlp merges with ffmpeg) and captions."""
     def caps(spec):
         return {lang: [{"ext": ext, "url": f"{base}/{name}.{ext}"} for ext in ("vtt", "json3")]
                 for lang, name in (spec or {}).items()}
     return {
-        "id": YT_ID, "title": "A talk", "uploader": "Speaker", "channel": "Talks", "duration": 1,
+        "id": vid, "title": "A talk", "uploader": "Speaker", "channel": "Talks", "duration": 1,
         "license": "Creative Commons Attribution license (reuse allowed)", "language": "en",
-        "webpage_url": YT_URL,
+        "webpage_url": f"https://www.youtube.com/watch?v={vid}",
         "formats": [
             {"format_id": "137", "url": f"{base}/missing-1080p.mp4", "ext": "mp4", "width": 1920,
              "height": 1080, "vcodec": "avc1.640028", "acodec": "none", "tbr": 4000},
@@ -239,7 +241,7 @@ def fake_youtube(monkeypatch, base):
     def install(**answer):
         def real_extract(self, url):
             calls.append(url)
-            return youtube_answer(base, **answer)
+            return youtube_answer(base, vid=self._match_id(url), **answer)
         monkeypatch.setattr(YoutubeIE, "_real_extract", real_extract)
         return calls
     return install
@@ -282,6 +284,28 @@ def test_youtube_merge_height_limit_and_archive(cfg, fake_youtube):
     again = fetch.run(cfg, [f"https://youtu.be/{YT_ID}"])
     assert [(o.id, o.status) for o in again.outcomes] == [(YT_ID, "skipped")]
     assert len(calls) == 1  # the archive answered without asking "YouTube"
+
+
+def test_youtube_playlist(cfg, fake_youtube, monkeypatch):
+    from yt_dlp.extractor.youtube import YoutubePlaylistIE, YoutubeTabIE
+
+    ids = ["aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"]
+
+    def playlist(self, url):
+        return {"_type": "playlist", "id": "PLtalks", "title": "Talks", "entries": [
+            {"_type": "url", "ie_key": "Youtube", "id": i, "url": f"https://www.youtube.com/watch?v={i}"}
+            for i in ids]}
+    for ie in (YoutubePlaylistIE, YoutubeTabIE):
+        monkeypatch.setattr(ie, "_real_extract", playlist)
+    calls = fake_youtube(automatic={"en": "auto"})
+    url = "https://www.youtube.com/playlist?list=PLtalks"
+    first = fetch.run(cfg.override("fetch", max_videos=2), [url])
+    assert [(o.id, o.status) for o in first.outcomes] == [(ids[0], "fetched"), (ids[1], "fetched")]
+    second = fetch.run(cfg, [url])
+    assert [(o.id, o.status) for o in second.outcomes] == [
+        (ids[0], "skipped"), (ids[1], "skipped"), (ids[2], "fetched")]
+    assert len(calls) == 3  # finished videos were not asked for again
+    assert sorted(folders(cfg)) == ids
 
 
 def test_youtube_deleted_folder_is_fetched_again(cfg, fake_youtube):
