@@ -239,13 +239,16 @@ class _NpyStream:
 def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                   max_height: int = MAX_HEIGHT, max_faces: int = 1, smooth: int = SMOOTH,
                   min_frames: int = MIN_FRAMES, threads: int = 0,
-                  on_frame: Callable[[int], None] | None = None) -> TrackSummary:
+                  on_frame: Callable[[int], None] | None = None,
+                  timings: dict[str, float] | None = None) -> TrackSummary:
     """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy.
 
     `max_faces` > 1 lets FaceMesh see several faces so the main one (largest, most central,
     then the one overlapping the track) is chosen, at the cost of running the face detector on
     every frame. `smooth`: half-width in frames of the centred mean of the transforms.
-    `on_frame(n)` is called with the number of frames done so far.
+    `on_frame(n)` is called with the number of frames done so far. `timings`, when given, gets
+    the wall seconds spent per stage added to it: decode (waiting for ffmpeg), mesh, align
+    (cut detection, smoothing, warping), write.
     Raises SkipVideo (unreadable, no video stream, resolution too large, too short, no face),
     leaving nothing behind in out_dir.
     """
@@ -297,24 +300,39 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
             stream = MouthStream(smooth=smooth)
             prev_thumb, prev_box, track_score, n = None, None, float("nan"), 0
-            for rgb in _frames(video, (dec_w, dec_h), threads):
+            clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
+            frames = iter(_frames(video, (dec_w, dec_h), threads))
+            while True:
+                t0 = time.perf_counter()
+                rgb = next(frames, None)
+                t1 = time.perf_counter()
+                clock["decode"] += t1 - t0
+                if rgb is None:
+                    break
                 thumb = thumbnail(rgb)
                 cut = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > CUT_THRESHOLD
                 prev_thumb = thumb
                 if cut:
                     prev_box = None
+                t2 = time.perf_counter()
                 face = choose_face(mesh.detect(rgb), prev_box, (dec_w, dec_h))
+                t3 = time.perf_counter()
                 if face is None:
                     prev_box, track_score = None, float("nan")
                 else:
                     prev_box = face_box(face.landmarks)
                     if not np.isnan(face.score):
                         track_score = face.score
-                sink(stream.push(rgb, None if face is None else face.landmarks, cut, track_score),
-                     mouth, lm_file)
+                done = stream.push(rgb, None if face is None else face.landmarks, cut, track_score)
+                t4 = time.perf_counter()
+                sink(done, mouth, lm_file)
+                clock["mesh"] += t3 - t2
+                clock["align"] += (t2 - t1) + (t4 - t3)
+                clock["write"] += time.perf_counter() - t4
                 n += 1
                 if on_frame is not None:
                     on_frame(n)
+            t3 = time.perf_counter()
             sink(stream.finish(), mouth, lm_file)
             lm_file.close()
             mouth.close()
@@ -332,6 +350,10 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                 fps=np.float64(media.FPS), size=np.array([src_w, src_h], np.int32),
                 mesh_size=np.array([dec_w, dec_h], np.int32))
             del landmarks
+            clock["write"] += time.perf_counter() - t3
+            if timings is not None:
+                for k, v in clock.items():
+                    timings[k] = timings.get(k, 0.0) + v
     finally:
         lm_raw.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
