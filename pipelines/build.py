@@ -66,8 +66,11 @@ def words_stage(vd: VideoDir) -> VideoState:
     if vd.skip.is_file():
         state.skip = _read_json(vd.skip)
     if vd.words.is_file():
-        state.words = words_from_json(_read_json(vd.words)["words"])
-        return state
+        try:
+            state.words = words_from_json(_read_json(vd.words)["words"])
+            return state
+        except (SkipVideo, ValueError, KeyError, TypeError):
+            vd.words.unlink()  # damaged by hand: derive it again from the captions
     if state.skip:
         return state
     try:
