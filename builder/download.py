@@ -17,6 +17,7 @@ import hashlib
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,10 @@ def folder_id(info: dict[str, Any], page_url: str) -> str:
     raw = str(info.get("id") or "")
     if info.get("extractor_key") == YOUTUBE and raw:
         return raw
+    index = re.fullmatch(r"index((?:-\d+)?)", raw)
+    folder = [part for part in urllib.parse.urlsplit(page_url).path.split("/") if part][-2:-1]
+    if index and folder:  # .../talk-3/index.html -> "talk-3-1", not "index-1"
+        raw = urllib.parse.unquote(folder[0]) + index.group(1)
     digest = hashlib.sha1(page_url.encode("utf-8")).hexdigest()[:8]
     return f"{safe_id(raw)}-{digest}"
 

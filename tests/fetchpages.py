@@ -38,10 +38,10 @@ def json3(a: str, b: str) -> str:
                                    "segs": [{"utf8": a}, {"utf8": f" {b}", "tOffsetMs": 500}]}]})
 
 
-def video_tag(src: str, tracks: dict[str, str] | None = None) -> str:
-    """An HTML5 <video> with a <source> and one <track> per language (srclang is required)."""
-    track = "".join(f'<track kind="captions" srclang="{lang}" src="{url}">'
-                    for lang, url in (tracks or {}).items())
+def video_tag(src: str, tracks: dict[str, str] | list[tuple[str, str]] | None = None) -> str:
+    """An HTML5 <video> with a <source> and a <track> per (language, url) (srclang is required)."""
+    pairs = tracks.items() if isinstance(tracks, dict) else (tracks or [])
+    track = "".join(f'<track kind="captions" srclang="{lang}" src="{url}">' for lang, url in pairs)
     return f'<video controls><source src="{src}" type="video/mp4">{track}</video>'
 
 

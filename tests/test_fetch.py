@@ -38,7 +38,9 @@ def site(tmp_path_factory) -> Path:
     (root / "page.vtt").write_text(fp.vtt("hello", "world"))
     (root / "two.json3").write_text(fp.json3("good", "morning"))
     (root / "page.html").write_text(fp.page("Page one", fp.video_tag("clip.mp4", {"en": "page.vtt"})))
-    (root / "two.html").write_text(fp.page("Two", fp.video_tag("clip.mp4", {"en": "two.json3"}),
+    (root / "two.vtt").write_text(fp.vtt("not", "this"))
+    (root / "two.html").write_text(fp.page("Two", fp.video_tag("clip.mp4", [("en", "two.vtt"),
+                                                                           ("en", "two.json3")]),
                                            fp.video_tag("clip.mp4")))
     (root / "novideo.html").write_text(fp.page("Nothing here", "<p>just text</p>"))
     (root / "badtrack.html").write_text(fp.page("Bad track", fp.video_tag("clip.mp4", {"en": "gone.vtt"})))
@@ -118,7 +120,8 @@ def test_page_with_two_videos_is_a_playlist(cfg, site, base):
     assert [re.sub(HASH, "H", i) for i in ids] == ["two-1-H", "two-2-H"]
     assert ids[0][-8:] == ids[1][-8:]  # one page, one hash
     first, second = (folders(cfg)[i] for i in ids)
-    assert first.caption("en", "json3").read_text() == (site / "two.json3").read_text()
+    assert first.caption("en", "json3").read_text() == (site / "two.json3").read_text()  # json3 over vtt
+    assert [p.name for p in first.captions()] == ["captions.en.json3"]
     assert info_of(first)["captions"]["format"] == "json3"
     assert info_of(second)["captions"] is None
     assert info_of(second)["captions_note"] == "no en captions"
@@ -444,6 +447,9 @@ def test_license_and_helpers():
     assert download.folder_id({"id": "../a b", "extractor_key": "Generic"}, "u") == \
         "a_b-" + __import__("hashlib").sha1(b"u").hexdigest()[:8]
     assert [download.backoff(n) for n in (0, 1, 2)] == [0.01, 0.02, 0.04]
+    page = "http://h/talks/talk-3/index.html"
+    assert download.folder_id({"id": "index-1", "extractor_key": "HTML5MediaEmbed"}, page) == \
+        "talk-3-1-" + __import__("hashlib").sha1(page.encode()).hexdigest()[:8]
 
 
 def test_classify(tmp_path):
