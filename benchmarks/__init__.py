@@ -1,0 +1,1 @@
+"""`make bench`: speed measurements, results as JSON."""

@@ -1,0 +1,169 @@
+"""`lipreader demo`: the whole chain, offline, on generated videos, through the real commands' code.
+
+    synth -> serve on 127.0.0.1 -> fetch (a playlist page, through yt-dlp) -> build-dataset
+          -> train (small settings) -> read unseen videos -> a short report
+
+The demo only chooses the settings and the data. Speakers are variants of the real people the
+generator knows; one real person is held out of training entirely, and their videos are read
+at the end beside unseen videos of the training speakers. A duration-only baseline (the
+nearest mean caption duration per word) shows what could be had without looking at lips.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from lipreader.config import Config
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    words: int = 10
+    videos: int = 34
+    seconds: float = 12.0
+    speakers: int = 6
+    unseen_per_speaker_set: int = 4   # videos of training speakers kept out of training
+    holdout_videos: int = 3           # videos of the held-out person that are read
+    height: int = 480
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 3e-3
+
+
+FULL = DemoSettings()
+QUICK = DemoSettings(words=4, videos=10, seconds=8.0, speakers=3, unseen_per_speaker_set=2,
+                     holdout_videos=1, height=360, epochs=6)
+
+
+def _step(title: str) -> float:
+    click.secho(f"\n== {title}", bold=True)
+    return time.perf_counter()
+
+
+def duration_baseline(train: list[tuple[str, float]], test: list[tuple[str, float]]) -> float:
+    """Accuracy of guessing each test word as the training word whose mean duration is nearest."""
+    import numpy as np
+
+    words = sorted({w for w, _ in train})
+    means = np.array([np.mean([d for w2, d in train if w2 == w]) for w in words])
+    if not test:
+        return 0.0
+    hits = sum(words[int(np.abs(means - d).argmin())] == w for w, d in test)
+    return hits / len(test)
+
+
+def _caption_durations(video_dirs: list[Path], vocab: set[str]) -> list[tuple[str, float]]:
+    from builder.captions import read_words
+
+    out = []
+    for d in video_dirs:
+        out += [(w.text, w.end - w.start) for w in read_words(d / "captions.en.json3").words
+                if w.text in vocab]
+    return out
+
+
+def run(cfg: Config, out: Path, quick: bool = False) -> dict:
+    from builder.synth import make_corpus, playlist_html
+    from lipreader import atomic
+    from lipreader import train as train_module
+    from pipelines import build as build_pipeline
+    from pipelines import fetch as fetch_pipeline
+    from pipelines import read as read_pipeline
+    from pipelines.localserver import serve_folder
+
+    s = QUICK if quick else FULL
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    corpus_dir, models = out / "corpus", out / "models"
+    cfg = cfg.override("general", videos=str(out / "data" / "videos"),
+                       dataset=str(out / "data" / "dataset"),
+                       pretrainedmodelpath=str(models / "lipreader.pt"))
+    cfg = cfg.override("validation", folder="val", accuracyfilelocation=str(models / "accuracy.txt"))
+    t_all = time.perf_counter()
+    times: dict[str, float] = {}
+
+    t = _step(f"1/5 synth: {s.videos} talking-head videos, {s.words} words")
+    corpus = make_corpus(corpus_dir, words=s.words, videos=s.videos, seconds=s.seconds,
+                         speakers=s.speakers, holdout_speakers=1, height=s.height, seed=cfg.general.seed,
+                         show_progress=True)
+    seen = [v["name"] for v in corpus.videos if not v["holdout"]]
+    held = [v["name"] for v in corpus.videos if v["holdout"]][: s.holdout_videos]
+    unseen = seen[-s.unseen_per_speaker_set:]
+    training = seen[: -s.unseen_per_speaker_set]
+    size = tuple(json.loads((corpus_dir / "corpus.json").read_text())["size"])
+    atomic.write_text(corpus_dir / "train.html", playlist_html(training, size))
+    click.echo(f"{len(training)} training videos, {len(unseen)} unseen videos of the same speakers, "
+               f"{len(held)} videos of a person never seen in training ({', '.join(corpus.holdout_speakers)})")
+    times["synth"] = time.perf_counter() - t
+
+    with serve_folder(corpus_dir) as base:
+        t = _step(f"2/5 fetch {base}/train.html (a playlist page, through yt-dlp)")
+        cfg = cfg.override("fetch", socket_timeout=10.0)
+        summary = fetch_pipeline.run(cfg, [f"{base}/train.html"])
+        if summary.failed:
+            raise click.ClickException("the demo's fetch failed; see the reasons above")
+        times["fetch"] = time.perf_counter() - t
+
+        t = _step("3/5 build-dataset")
+        cfg = cfg.override("build", words=s.words, splits=(0.85, 0.15, 0.0), min_count=2)
+        built = build_pipeline.run(cfg)
+        times["build"] = time.perf_counter() - t
+
+        t = _step(f"4/5 train a small ResNet-LSTM for {s.epochs} epochs")
+        cfg = cfg.override("training", arch="small", epochs=s.epochs, batch_size=s.batch_size,
+                           lr=s.lr, printfrequency=1000, folder=str(built.out))
+        trained = train_module.run(cfg, new=True, force=True, validate=True)
+        times["train"] = time.perf_counter() - t
+
+        t = _step("5/5 read videos it never trained on")
+        reports = {}
+        read_cfg = cfg.override("general", videos=str(out / "read" / "videos"))
+        for group, names in (("unseen videos, training speakers", unseen),
+                             ("videos of a person never seen", held)):
+            reports[group] = [read_pipeline.run(read_cfg, f"{base}/{n}/index.html") for n in names]
+        times["read"] = time.perf_counter() - t
+
+    vocab = set(trained.vocab)
+    train_durations = [(r["word"], r["end"] - r["start"])
+                       for r in map(json.loads, built.manifest.read_text().splitlines())
+                       if r["split"] == "train"]
+    baseline = duration_baseline(train_durations,
+                                 _caption_durations([corpus_dir / n for n in unseen], vocab))
+    result = {
+        "clips": built.stats["clips_per_split"],
+        "validation_top1": trained.best_top1,
+        "read_accuracy": {g: read_pipeline.accuracy(rs) for g, rs in reports.items()},
+        "duration_baseline": baseline,
+        "chance": 1.0 / max(len(vocab), 1),
+        "seconds": {k: round(v, 1) for k, v in times.items()},
+    }
+    atomic.write_json(out / "demo.json", result)
+    _report(result, out, built, trained, reports)
+    click.echo(f"\ndemo finished in {time.perf_counter() - t_all:.0f} s; everything is under {out}")
+    return result
+
+
+def _report(result: dict, out: Path, built, trained, reports: dict) -> None:
+    click.secho("\n== report", bold=True)
+    click.echo(f"clips per split: {result['clips']}")
+    if result["validation_top1"] is not None:
+        click.echo(f"validation top-1 (unseen utterances of training videos' speakers): "
+                   f"{result['validation_top1']:.1%}")
+    for group, acc in result["read_accuracy"].items():
+        click.echo(f"read, {group}: {acc:.1%} of caption words")
+    click.echo(f"duration-only baseline on the unseen videos: {result['duration_baseline']:.1%} "
+               f"(chance {result['chance']:.1%})")
+    first = next(iter(reports.values()))
+    if first:
+        click.echo("\nfirst unseen video, predicted against the captions:")
+        click.echo(first[0].table())
+    click.echo("\npictures:")
+    for p in [built.contact_sheet, *sorted((out / "models").glob("*.png")),
+              out / "corpus" / "contact_sheet.png"]:
+        if p and Path(p).is_file():
+            click.echo(f"  {p}")
