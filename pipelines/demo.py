@@ -12,6 +12,7 @@ nearest mean caption duration per word) shows what could be had without looking 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,10 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     corpus_dir, models = out / "corpus", out / "models"
+    # The local server's port is part of fetched ids: start each demo from fresh downloads
+    # (the generated corpus itself is reused when it is already complete).
+    for old in (out / "data", out / "read", models):
+        shutil.rmtree(old, ignore_errors=True)
     cfg = cfg.override("general", videos=str(out / "data" / "videos"),
                        dataset=str(out / "data" / "dataset"),
                        pretrainedmodelpath=str(models / "lipreader.pt"))
