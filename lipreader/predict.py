@@ -1,0 +1,262 @@
+"""Mouth frames -> top-k words with probabilities, for clips and for windows of a whole video.
+
+Two paths give the same logits (within float tolerance; tests/test_read.py checks it):
+
+* `clip_logits`: stand-alone clips (N, T, 96, 96) through the whole network, as validation does.
+* `window_logits`: windows of one long mouth track (frame indices into mouth.npy). The front end
+  and per-frame ResNet run once per video frame (`video_features`, in chunks) and every
+  overlapping window's BiLSTM head is served from those shared features.
+
+The shared features are not exact everywhere. The 3D front end (kernel 5, padding 2) lets frame
+t see frames t-2..t+2; a stand-alone window sees zeros beyond its ends, and a padded window
+(plan_clip repeats an edge frame where the face is missing) sees repeated frames. So a window
+position takes the shared feature only when its five-frame neighbourhood in the window is five
+consecutive video frames; the others (at least the 2 + 2 edge frames) are recomputed from their
+own neighbourhood, zeros included, exactly as a stand-alone window would see them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lipreader import data
+from lipreader.errors import InputError
+from lipreader.model import ROI_SIZE, LipReader, ModelDims
+
+REACH = 2          # frames the front end sees on each side of a frame (temporal kernel 5, padding 2)
+CHUNK = 125        # video frames per ResNet batch of the shared features (5 s at 25 fps)
+WINDOW_BATCH = 128  # windows per BiLSTM batch
+EDGE_BATCH = 512   # recomputed window positions per ResNet batch
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The k best words, best first: `top` is [(word, probability)]."""
+
+    top: tuple[tuple[str, float], ...]
+
+    @property
+    def word(self) -> str:
+        return self.top[0][0]
+
+    @property
+    def prob(self) -> float:
+        return self.top[0][1]
+
+
+@dataclass
+class Reader:
+    """A model ready to read: eval mode on `device`, with its vocabulary and dimensions."""
+
+    model: LipReader
+    vocab: list[str]
+    dims: ModelDims
+    device: object
+    path: Path
+
+    @property
+    def frames(self) -> int:
+        return self.dims.frames
+
+    def describe(self) -> str:
+        d = self.dims
+        return f"{self.path} ({d.arch}, {len(self.vocab)} words, {d.frames} frames)"
+
+
+def cpu_threads() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_fit(vocab: Sequence[str], dims: ModelDims, where: str) -> None:
+    """InputError when the checkpoint cannot read 96x96 mouth clips into its own vocabulary."""
+    if len(vocab) != dims.num_classes:
+        raise InputError(f"{where}: its vocabulary has {len(vocab)} words but its classifier "
+                         f"{dims.num_classes} outputs (a damaged checkpoint?); train a new one "
+                         "with `lipreader train --new`")
+    if len(set(vocab)) != len(vocab) or not all(isinstance(w, str) and w for w in vocab):
+        raise InputError(f"{where}: its vocabulary has empty or repeated words (a damaged "
+                         "checkpoint?); train a new one with `lipreader train --new`")
+    crop = data.crop_size(dims.input_size, dims.downsample)
+    if not REACH * 2 < crop <= ROI_SIZE:
+        raise InputError(f"{where}: the model reads {crop}x{crop} crops, but mouth clips are "
+                         f"{ROI_SIZE}x{ROI_SIZE}: train a model on this project's clips "
+                         "(`lipreader train --new`, [training] input_size at most 96)")
+    if dims.frames < 1:
+        raise InputError(f"{where}: the model was trained on {dims.frames}-frame clips")
+
+
+def load_reader(path: str | os.PathLike, device: str = "auto") -> Reader:
+    """The checkpoint at `path`, checked, on `device` (auto: CUDA when present); CPU threads set."""
+    import torch
+
+    from lipreader.train import load_model, resolve_device
+
+    dev = resolve_device(device)
+    model, vocab, dims = load_model(path, dev)
+    check_fit(vocab, dims, str(path))
+    if dev.type == "cpu":
+        torch.set_num_threads(cpu_threads())
+    return Reader(model, vocab, dims, dev, Path(path))
+
+
+def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
+    """InputError unless `frames` is a (T, 96, 96) clip of the length the model was trained on."""
+    if frames.ndim != 3 or frames.shape[1:] != (ROI_SIZE, ROI_SIZE):
+        size = "x".join(str(s) for s in frames.shape[1:][::-1])
+        raise InputError(f"{where}: frames are {size}, the model reads {ROI_SIZE}x{ROI_SIZE} mouth "
+                         "clips (made by `lipreader build-dataset`)")
+    if len(frames) != reader.frames:
+        raise InputError(f"{where}: {len(frames)} frames, but the model reads {reader.frames}-frame "
+                         f"clips (build them with `lipreader build-dataset --frames {reader.frames}`)")
+
+
+def _embed(model: LipReader, x, keep: slice):
+    """model.features(x)[:, keep], running the ResNet only on the kept frames.
+
+    x: (B, 1, T, S, S) normalised -> (B, t, D), t the length of `keep`.
+    """
+    import torch
+
+    y = model.frontend(x)[:, :, keep]                      # (B, C0, t, h, w)
+    B, C, t, h, w = y.shape
+    y = y.transpose(1, 2).reshape(B * t, C, h, w)          # (B*t, C0, h, w)
+    if model.channels_last:
+        y = y.contiguous(memory_format=torch.channels_last)
+    return model.resnet(y).view(B, t, -1)                  # (B, t, D)
+
+
+def _inputs(reader: Reader, frames: np.ndarray):
+    """(B, T, 96, 96) uint8 -> (B, 1, T, S, S) normalised, exactly as validation prepares clips."""
+    d = reader.dims
+    return data.preprocess(np.asarray(frames), d.input_size, d.downsample, reader.device)
+
+
+def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32) -> np.ndarray:
+    """Stand-alone clips (N, T, 96, 96) uint8 -> clip logits (N, V): the mean over time."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(clips), batch):
+            x = _inputs(reader, clips[i:i + batch])                     # (B, 1, T, S, S)
+            out.append(reader.model(x).float().mean(dim=1).cpu())       # (B, V)
+    V = len(reader.vocab)
+    return torch.cat(out).numpy() if out else np.zeros((0, V), np.float32)
+
+
+def video_features(reader: Reader, mouth: np.ndarray, needed: np.ndarray | None = None,
+                   chunk: int = CHUNK):
+    """Per-frame features of the whole video, the network's own view with its real neighbours.
+
+    mouth: (T, 96, 96) uint8 (a memory map is fine); needed: (T,) bool, the frames any window
+    takes from here (chunks without one are skipped, their rows left zero). -> (T, D) float32.
+    """
+    import torch
+
+    T = len(mouth)
+    D = reader.model.resnet.out_dim
+    feats = torch.zeros(T, D, dtype=torch.float32)
+    with torch.inference_mode():
+        for a in range(0, T, chunk):
+            b = min(T, a + chunk)
+            if needed is not None and not needed[a:b].any():
+                continue
+            lo, hi = max(0, a - REACH), min(T, b + REACH)
+            x = _inputs(reader, mouth[lo:hi][None])                     # (1, 1, hi-lo, S, S)
+            feats[a:b] = _embed(reader.model, x, slice(a - lo, b - lo))[0].float().cpu()
+    return feats
+
+
+def shareable(index: np.ndarray) -> np.ndarray:
+    """(W, n) frame indices of windows -> (W, n) bool: the position's five-frame neighbourhood
+    in the window is five consecutive video frames, so the shared feature is exact there."""
+    W, n = index.shape
+    ok = np.zeros((W, n), bool)
+    if n > 2 * REACH:
+        inner = np.ones((W, n - 2 * REACH), bool)
+        mid = index[:, REACH:n - REACH]
+        for d in range(-REACH, REACH + 1):
+            if d:
+                inner &= index[:, REACH + d:n - REACH + d] == mid + d
+        ok[:, REACH:n - REACH] = inner
+    return ok
+
+
+def _edge_features(reader: Reader, mouth: np.ndarray, index: np.ndarray, where: np.ndarray):
+    """Features of window positions recomputed from their own neighbourhood.
+
+    index: (W, n) frame indices; where: (M, 2) (window, position) pairs -> (M, D) float32.
+    """
+    import torch
+
+    n = index.shape[1]
+    offsets = np.arange(-REACH, REACH + 1)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(where), EDGE_BATCH):
+            w, p = where[i:i + EDGE_BATCH].T
+            pos = p[:, None] + offsets[None, :]                         # (m, 5) window positions
+            inside = (pos >= 0) & (pos < n)
+            frames = index[w[:, None], np.clip(pos, 0, n - 1)]          # (m, 5) video frames
+            x = _inputs(reader, mouth[frames.ravel()].reshape(*frames.shape, *mouth.shape[1:]))
+            mask = torch.as_tensor(inside, device=x.device, dtype=x.dtype)
+            x = x * mask[:, None, :, None, None]                        # zeros beyond the window
+            out.append(_embed(reader.model, x, slice(REACH, REACH + 1))[:, 0].float().cpu())
+    D = reader.model.resnet.out_dim
+    return torch.cat(out) if out else torch.zeros(0, D)
+
+
+def window_logits(reader: Reader, mouth: np.ndarray, windows: Sequence[Sequence[int]],
+                  feats=None) -> np.ndarray:
+    """Windows of one video -> clip logits (W, V), the same as `clip_logits(mouth[window])`.
+
+    mouth: (T, 96, 96) uint8; windows: W lists of n frame indices (a ClipPlan's `index`);
+    feats: `video_features(reader, mouth)` when already computed (else computed here, only
+    for the frames the windows take from it).
+    """
+    import torch
+
+    V = len(reader.vocab)
+    if not len(windows):
+        return np.zeros((0, V), np.float32)
+    index = np.asarray(windows, np.int64)                               # (W, n)
+    if index.ndim != 2 or index.min() < 0 or index.max() >= len(mouth):
+        raise ValueError("windows must be equal-length lists of frame indices inside the video")
+    ok = shareable(index)
+    if feats is None:
+        needed = np.zeros(len(mouth), bool)
+        needed[index[ok]] = True
+        feats = video_features(reader, mouth, needed)
+    out = []
+    with torch.inference_mode():
+        for a in range(0, len(index), WINDOW_BATCH):
+            idx, good = index[a:a + WINDOW_BATCH], ok[a:a + WINDOW_BATCH]
+            f = feats[torch.as_tensor(idx)]                             # (w, n, D)
+            redo = np.argwhere(~good)                                   # (m, 2)
+            if len(redo):
+                f[redo[:, 0], redo[:, 1]] = _edge_features(reader, mouth, idx, redo)
+            logits = reader.model.head(f.to(reader.device))             # (w, n, V)
+            out.append(logits.float().mean(dim=1).cpu())                # (w, V)
+    return torch.cat(out).numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def top_k(probs: np.ndarray, vocab: Sequence[str], k: int) -> list[Prediction]:
+    """(N, V) probabilities -> N Predictions of the k most probable words."""
+    k = max(1, min(k, probs.shape[-1]))
+    order = np.argsort(-probs, axis=-1, kind="stable")[:, :k]
+    return [Prediction(tuple((vocab[j], float(p[j])) for j in row)) for p, row in zip(probs, order, strict=True)]
