@@ -332,3 +332,14 @@ def test_smoothing_removes_jitter_but_follows_motion():
     exact = np.array([mouth.to_matrix(mouth.similarity_params(lm)) for lm in moving])
     followed = np.array([f.matrix for f in _run_stream(moving)])
     assert np.abs(followed - exact)[:, :, 2].max() < 0.5                # no lag behind a moving head
+
+
+def test_mesh_every_other_frame_gives_nearly_the_same_rois(carphone, tmp_path):
+    _, track, roi, _ = carphone
+    summary = tracking.process_video(carphone_path(), tmp_path, mesh_every=2)
+    half = tracking.load_track(tmp_path / "track.npz")
+    assert summary.found == 50 and summary.face_fraction >= 0.95 and summary.segments == 1
+    assert half["filled"][1:-1:2].all() and half["found"][::2].all()
+    diff = np.abs(np.load(tmp_path / "mouth.npy")[:-1].astype(np.float32) - roi[:-1])
+    assert np.median(diff.mean((1, 2))) < 4                          # grey levels
+    assert np.corrcoef(half["opening"][:-1], track["opening"][:-1])[0, 1] > 0.8
