@@ -341,7 +341,7 @@ def _timeline(vocab: Sequence[str], seconds: float, rng: np.random.Generator) ->
         if t + dur > seconds - 0.3:
             break
         words.append(Word(text, round(t, 3), round(t + dur, 3), filler))
-        gap = rng.uniform(0.5, 0.9) if rng.random() < 0.1 else rng.uniform(0.03, 0.3)
+        gap = rng.uniform(0.5, 0.8) if rng.random() < 0.08 else rng.uniform(0.03, 0.22)
         t += dur + float(gap)
     return words
 
@@ -892,7 +892,7 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
 def _crop(img: np.ndarray, center: np.ndarray, mouth_w: float, out: int = 96) -> np.ndarray:
     import cv2
 
-    half = 1.1 * mouth_w
+    half = 0.85 * mouth_w
     a = np.array([[out / (2 * half), 0, out / 2 - center[0] * out / (2 * half)],
                   [0, out / (2 * half), out / 2 - center[1] * out / (2 * half)]])
     return cv2.warpAffine(img, a, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
