@@ -58,6 +58,12 @@ def duration_baseline(train: list[tuple[str, float]], test: list[tuple[str, floa
     return hits / len(test)
 
 
+def word_accuracy(reports: list) -> float | None:
+    """Correct caption words over all scored words of several read reports."""
+    scored = [item for r in reports for item in r.scored]
+    return sum(bool(i.correct) for i in scored) / len(scored) if scored else None
+
+
 def _caption_durations(video_dirs: list[Path], vocab: set[str]) -> list[tuple[str, float]]:
     from builder.captions import read_words
 
@@ -130,7 +136,8 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
         read_cfg = cfg.override("general", videos=str(out / "read" / "videos"))
         for group, names in (("unseen videos, training speakers", unseen),
                              ("videos of a person never seen", held)):
-            reports[group] = [read_pipeline.run(read_cfg, f"{base}/{n}/index.html") for n in names]
+            reports[group] = [read_pipeline.run(read_cfg, f"{base}/{n}/index.html",
+                                                 out=out / "read" / f"{n}.txt") for n in names]
         times["read"] = time.perf_counter() - t
 
     vocab = set(trained.vocab)
@@ -142,7 +149,7 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
     result = {
         "clips": built.stats["clips_per_split"],
         "validation_top1": trained.best_top1,
-        "read_accuracy": {g: read_pipeline.accuracy(rs) for g, rs in reports.items()},
+        "read_accuracy": {g: word_accuracy(rs) for g, rs in reports.items()},
         "duration_baseline": baseline,
         "chance": 1.0 / max(len(vocab), 1),
         "seconds": {k: round(v, 1) for k, v in times.items()},
@@ -160,14 +167,16 @@ def _report(result: dict, out: Path, built, trained, reports: dict) -> None:
         click.echo(f"validation top-1 (unseen utterances of training videos' speakers): "
                    f"{result['validation_top1']:.1%}")
     for group, acc in result["read_accuracy"].items():
-        click.echo(f"read, {group}: {acc:.1%} of caption words")
+        shown = "no scored words" if acc is None else f"{acc:.1%} of caption words"
+        click.echo(f"read, {group}: {shown}")
     click.echo(f"duration-only baseline on the unseen videos: {result['duration_baseline']:.1%} "
                f"(chance {result['chance']:.1%})")
     first = next(iter(reports.values()))
     if first:
         click.echo("\nfirst unseen video, predicted against the captions:")
-        click.echo(first[0].table())
-    click.echo("\npictures:")
+        click.echo(first[0].text)
+    click.echo(f"\nread reports: {out / 'read'}")
+    click.echo("pictures:")
     for p in [built.contact_sheet, *sorted((out / "models").glob("*.png")),
               out / "corpus" / "contact_sheet.png"]:
         if p and Path(p).is_file():
