@@ -73,17 +73,18 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return pts @ np.swapaxes(matrix[..., :2], -1, -2) + matrix[..., None, :, 2]
 
 
-def smooth_params(window: np.ndarray, landmarks: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
+def smooth_params(window: np.ndarray, landmarks: np.ndarray, sigma: float = SIGMA,
+                  own: np.ndarray | None = None) -> np.ndarray:
     """Motion-adaptive mean of the similarity parameters `window` (n, 4) of neighbouring frames
     for the frame whose landmarks (478, 2+) are given: each neighbour is weighted by
     exp(-d^2 / 2 sigma^2), d = RMS distance in ROI pixels between where it and the frame's own
     transform put the frame's stable landmarks. Landmark jitter (d below a pixel) is averaged
     away; real head motion (d of several pixels) is followed without lag, which a plain mean
-    over a moving head does not do.
+    over a moving head does not do. `own`: the frame's own parameters, when already known.
     """
     window = np.asarray(window, np.float64)
-    own = fit_similarity(np.asarray(landmarks)[STABLE_IDS, :2])
     pts = np.asarray(landmarks, np.float64)[STABLE_IDS, :2]
+    own = fit_similarity(pts) if own is None else own
     placed = apply_affine(to_matrix(window), pts)             # (n, 8, 2)
     mine = apply_affine(to_matrix(own), pts)                  # (8, 2)
     d2 = ((placed - mine) ** 2).sum(-1).mean(-1)              # (n,)
@@ -281,7 +282,7 @@ class MouthStream:
         while hi < min(i + self.smooth, last) and self._has_face(hi + 1) and not self._get(hi + 1).cut:
             hi += 1
         window = np.array([self._get(k).params for k in range(lo, hi + 1)])
-        matrix = to_matrix(smooth_params(window, it.landmarks, self.sigma))
+        matrix = to_matrix(smooth_params(window, it.landmarks, self.sigma, own=it.params))
         roi = warp_roi(it.frame, matrix)
         it.frame = None  # the frame is no longer needed; its transform may still be
         return MouthFrame(i, it.landmarks, it.found, it.filled, self._segment, matrix, roi, it.score)
