@@ -313,7 +313,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             if mesh_every < 1:
                 raise ValueError(f"mesh_every must be at least 1, got {mesh_every}")
             stream = MouthStream(smooth=smooth, max_gap=MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1))
-            prev_thumb, prev_box, track_score, n = None, None, float("nan"), 0
+            prev_thumb, prev_box, track_score, n, had_face = None, None, float("nan"), 0, False
             clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
             frames = iter(_frames(video, (dec_w, dec_h), threads))
             while True:
@@ -334,7 +334,11 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                     clock["align"] += time.perf_counter() - t1
                     n += 1
                     continue
-                face = choose_face(mesh.detect(rgb), prev_box, (dec_w, dec_h))
+                faces = mesh.detect(rgb)
+                if not faces and had_face:  # tracking lost (e.g. a cut): the detector runs on a retry
+                    faces = mesh.detect(rgb)
+                face = choose_face(faces, prev_box, (dec_w, dec_h))
+                had_face = face is not None
                 t3 = time.perf_counter()
                 if face is None:
                     prev_box, track_score = None, float("nan")

@@ -343,3 +343,16 @@ def test_mesh_every_other_frame_gives_nearly_the_same_rois(carphone, tmp_path):
     diff = np.abs(np.load(tmp_path / "mouth.npy")[:-1].astype(np.float32) - roi[:-1])
     assert np.median(diff.mean((1, 2))) < 4                          # grey levels
     assert np.corrcoef(half["opening"][:-1], track["opening"][:-1])[0, 1] > 0.8
+
+
+def test_shot_cut_ends_a_segment(tmp_path):
+    import cv2
+
+    a = cv2.resize(astronaut(), (600, 600))
+    b = np.full((600, 600, 3), 200, np.uint8)
+    b[:, 44:556] = hopper()
+    video = media.write_video(tmp_path / "cut.mp4", [a] * 10 + [b] * 10)
+    summary = tracking.process_video(video, tmp_path / "out")
+    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    assert summary.segments == 2
+    assert list(track["segment"]) == [0] * 10 + [1] * 10
