@@ -417,6 +417,15 @@ def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def _pool_init() -> None:
+    """A worker process: besides _worker_init, send mediapipe's native log chatter (written
+    straight to file descriptor 2) to /dev/null. Errors come back to the parent as exceptions."""
+    _worker_init()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _worker(job: tuple[str, str, dict]) -> TrackSummary | SkipVideo:
     video, out_dir, kwargs = job
     try:
@@ -440,7 +449,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
             yield i, _worker(job)
         return
     with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                                initializer=_worker_init) as pool:
+                                initializer=_pool_init) as pool:
         futures = {pool.submit(_worker, job): i for i, job in enumerate(jobs)}
         for fut in cf.as_completed(futures):
             yield futures[fut], fut.result()
