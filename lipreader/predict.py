@@ -69,7 +69,10 @@ class Reader:
 
 
 def cpu_threads() -> int:
-    """CPUs this process may run on (the affinity mask, not the machine's count)."""
+    """Threads for the CPU: OMP_NUM_THREADS when set, else the CPUs this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux

@@ -38,6 +38,7 @@ from lipreader.progress import Progress
 FPS = 25.0
 CLOSED_OPENING = 0.03   # lip opening (track.npz "opening") below which a mouth counts as closed
 CENTRE = 9              # frames at a sliding window's centre that must show speech
+MIN_WORD_FRAMES = 6     # sliding windows agreeing over fewer frames (0.24 s) make no word
 SLIDING = "sliding-window"
 NO_SPEECH = "mouth closed and still"
 FORMATS = ("table", "json", "srt", "vtt", "csv")
@@ -194,23 +195,50 @@ def sliding_windows(track: clipmod.TrackView, opening: np.ndarray, limits: clipm
     return out
 
 
-def merge_runs(centres: Sequence[int], probs: np.ndarray, stride: int) -> list[tuple[int, int, np.ndarray, int]]:
-    """Neighbouring windows (`stride` apart) with the same best word merged.
-
-    centres: (W,) centre frames in order; probs: (W, V) -> [(first frame, last frame,
-    mean probabilities (V,), windows)], each window standing for the `stride` frames around
-    its centre.
-    """
+def _runs(centres: Sequence[int], labels: Sequence[int], stride: int) -> list[list[int]]:
+    """Groups of windows `stride` apart with the same label, in order."""
     runs: list[list[int]] = []
-    best = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
     for k, c in enumerate(centres):
-        if runs and c - centres[runs[-1][-1]] == stride and best[k] == best[runs[-1][-1]]:
+        if runs and c - centres[runs[-1][-1]] == stride and labels[k] == labels[runs[-1][-1]]:
             runs[-1].append(k)
         else:
             runs.append([k])
+    return runs
+
+
+def merge_runs(centres: Sequence[int], probs: np.ndarray, stride: int,
+               min_frames: int = MIN_WORD_FRAMES) -> list[tuple[int, int, np.ndarray, int]]:
+    """Neighbouring windows (`stride` apart) with the same best word merged into one word.
+
+    centres: (W,) centre frames in order; probs: (W, V). Each window stands for the `stride`
+    frames around its centre. A run shorter than `min_frames` is no word: its windows go to the
+    neighbours when both sides agree, else are dropped. -> [(first frame, last frame, mean
+    probabilities (V,) of the run's own windows, windows in the run)].
+    """
+    if not len(centres):
+        return []
+    best = probs.argmax(axis=1)
+    labels = best.tolist()
+    for r in _runs(centres, labels, stride):
+        if len(r) * stride < min_frames:
+            for k in r:
+                labels[k] = -1
+    # A short run between two runs of one word belongs to that word.
+    runs = _runs(centres, labels, stride)
+    for i in range(1, len(runs) - 1):
+        a, mid, b = runs[i - 1], runs[i], runs[i + 1]
+        if labels[mid[0]] == -1 and labels[a[0]] == labels[b[0]] != -1 and \
+                centres[mid[0]] - centres[a[-1]] == stride and centres[b[0]] - centres[mid[-1]] == stride:
+            for k in mid:
+                labels[k] = labels[a[0]]
     half = stride // 2
-    return [(centres[r[0]] - half, centres[r[-1]] - half + stride - 1, probs[r].mean(axis=0), len(r))
-            for r in runs]
+    out = []
+    for r in _runs(centres, labels, stride):
+        if labels[r[0]] == -1:
+            continue
+        own = [k for k in r if best[k] == labels[r[0]]]
+        out.append((centres[r[0]] - half, centres[r[-1]] - half + stride - 1, probs[own].mean(axis=0), len(r)))
+    return out
 
 
 def _seconds(frame: int) -> float:
