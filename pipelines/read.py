@@ -603,7 +603,7 @@ def annotate_video(vd: VideoDir, items: Sequence[ReadItem], out: Path) -> Path:
     def frames():
         last = None
         for t, rgb in enumerate(media.iter_frames(vd.video, fps=FPS, size=(W, H))):
-            img = np.ascontiguousarray(rgb)
+            img = rgb.copy()
             if t < len(box) and not np.isnan(box[t]).any():
                 last = box[t] * [W / info.width, H / info.height, W / info.width, H / info.height]
             text = label[t] if t < len(label) else ""
