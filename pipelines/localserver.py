@@ -16,9 +16,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_folder(folder: str | Path, port: int = 0) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) of a server for `folder`; stop it on exit."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve_folder(folder: str | Path, port: int = 0,
+                 handler_class: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) of a server for `folder`; stop it on exit.
+    `handler_class` lets tests serve slow, broken or failing responses."""
+    handler = functools.partial(handler_class, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

@@ -3,17 +3,14 @@ misbehave (drop a connection mid-file, trickle bytes) on request."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import http.server
 import json
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from builder.media import ffmpeg_exe
+from pipelines.localserver import serve_folder
 
 VTT = "WEBVTT\n\n00:00.000 --> 00:00.500\n{a}\n\n00:00.500 --> 00:01.000\n{b}\n"
 
@@ -79,15 +76,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             time.sleep(0.2)
 
 
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(folder)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def serve(folder: Path):
+    """The test site on 127.0.0.1, with the slow and broken paths of `_Handler`."""
+    return serve_folder(folder, handler_class=_Handler)
