@@ -91,6 +91,7 @@ class Prediction:
     top_k: int = 5
     stride: int = 4
     format: str = "table"
+    bf16: bool = False
 
 
 @dataclass(frozen=True)
