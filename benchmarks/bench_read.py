@@ -7,16 +7,19 @@ exact captions; the model is a ResNet-34 + BiLSTM over 500 words with random wei
 does not depend on the weights). Measured, as seconds of video per wall second ("x realtime"):
   realtime          end to end, caption-guided: fetch (a local copy), face tracking, the model
   model_realtime    the model part of it (shared features + one head per caption word)
+  bf16              the same with [prediction] bf16 = true, and how far its words differ
   sliding_model_realtime   the model on sliding windows every [prediction] stride frames
   naive_sliding_model_realtime   the same windows each run through the whole network alone
                     (measured on a sample of windows, extrapolated): what sharing saves
-On a shared machine wall times suffer from other load; `cpu_threads` says how many threads
-torch used.
+On a shared machine wall times suffer from other load; `cpu_bound_realtime_2_cores` is the
+realtime factor the CPU seconds spent would allow on 2 idle cores; `cpu_threads` says how many
+threads torch used.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import sys
 import time
@@ -59,6 +62,12 @@ def talking_head(work: Path, seconds: float) -> Path:
     return video
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (ffmpeg)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def naive_seconds(reader, mouth: np.ndarray, windows: list, sample: int = 12) -> float:
     """Seconds to run every window alone through the whole network, from a sample of them."""
     from lipreader.predict import clip_logits
@@ -84,14 +93,22 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
     known = tuple(json.loads((work / "corpus" / "corpus.json").read_text())["vocabulary"])
     model = random_checkpoint(work / f"{arch}.pt", arch, 500, known)
     videos = work / "videos"
-    shutil.rmtree(videos, ignore_errors=True)  # end to end: fetch and track afresh
     cfg = Config().override("general", videos=str(videos), pretrainedmodelpath=str(model))
     cfg = cfg.override("prediction", format="json")
 
-    t0 = time.perf_counter()
-    caption = read.run(cfg, str(video), out=work / "captions.jsonl")
-    wall = time.perf_counter() - t0
+    def end_to_end(bf16: bool):
+        shutil.rmtree(videos, ignore_errors=True)  # fetch and track afresh
+        cpu0, t0 = _cpu(), time.perf_counter()
+        r = read.run(cfg.override("prediction", bf16=bf16), str(video), out=work / "captions.jsonl")
+        return r, time.perf_counter() - t0, _cpu() - cpu0
+
+    caption, wall, cpu = end_to_end(False)
+    fast, fast_wall, _ = end_to_end(True)
     sliding = read.run(cfg, str(video), out=work / "sliding.jsonl", captions="none")
+    pairs = [(a.prediction, b.prediction) for a, b in zip(caption.items, fast.items, strict=True)
+             if a.prediction and b.prediction]
+    agree = sum(a.word == b.word for a, b in pairs) / max(1, len(pairs))
+    prob_diff = max((abs(a.prob - b.prob) for a, b in pairs), default=0.0)
 
     vd = VideoDir(caption.video)
     reader = load_reader(model, cfg.general.device)
@@ -111,7 +128,11 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
         "model": {"arch": reader.dims.arch, "words": len(reader.vocab), "input": reader.dims.input_size,
                   "device": str(reader.device), "cpu_threads": cpu_threads()},
         "realtime": s / wall,
+        "cpu_s": round(cpu, 2),
+        "cpu_bound_realtime_2_cores": 2 * s / cpu,
         "model_realtime": s / t["model"],
+        "bf16": {"realtime": s / fast_wall, "model_realtime": s / fast.timings["model"],
+                 "top1_agreement_with_fp32": agree, "max_top1_prob_difference": prob_diff},
         "tracking_realtime": s / t["track"] if t.get("track") else None,
         "timings_s": {k: round(v, 2) for k, v in t.items()} | {"wall": round(wall, 2)},
         "sliding_windows": len(windows),

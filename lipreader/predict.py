@@ -58,6 +58,7 @@ class Reader:
     dims: ModelDims
     device: object
     path: Path
+    bf16: bool = False              # the front end and ResNet under bfloat16 autocast
 
     @property
     def frames(self) -> int:
@@ -97,8 +98,9 @@ def check_fit(vocab: Sequence[str], dims: ModelDims, where: str) -> None:
         raise InputError(f"{where}: the model was trained on {dims.frames}-frame clips")
 
 
-def load_reader(path: str | os.PathLike, device: str = "auto") -> Reader:
-    """The checkpoint at `path`, checked, on `device` (auto: CUDA when present); CPU threads set."""
+def load_reader(path: str | os.PathLike, device: str = "auto", bf16: bool = False) -> Reader:
+    """The checkpoint at `path`, checked and made ready for inference on `device` (auto: CUDA
+    when present): BatchNorm folded into the convolutions, channels-last ResNet, CPU threads set."""
     import torch
 
     from lipreader.train import load_model, resolve_device
@@ -106,9 +108,40 @@ def load_reader(path: str | os.PathLike, device: str = "auto") -> Reader:
     dev = resolve_device(device)
     model, vocab, dims = load_model(path, dev)
     check_fit(vocab, dims, str(path))
+    fold_batchnorm(model)
+    model.resnet.to(memory_format=torch.channels_last)
+    model.channels_last = True
     if dev.type == "cpu":
         torch.set_num_threads(cpu_threads())
-    return Reader(model, vocab, dims, dev, Path(path))
+    return Reader(model, vocab, dims, dev, Path(path), bf16)
+
+
+def fold_batchnorm(model: LipReader) -> LipReader:
+    """Fold each eval-mode BatchNorm into the convolution before it, in place: the same outputs
+    up to float rounding, one pass less over every activation. The pairs are a child `bnX`
+    after `convX`, and (conv, bn) inside a Sequential (the ResNet's downsampling)."""
+    import torch
+    from torch import nn
+
+    def fold(conv: nn.Module, bn: nn.Module) -> None:
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)                     # (C,)
+        shape = (-1,) + (1,) * (conv.weight.dim() - 1)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        conv.weight = nn.Parameter(conv.weight * scale.reshape(shape), requires_grad=False)
+        conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias, requires_grad=False)
+
+    with torch.no_grad():
+        for module in list(model.modules()):
+            for name, child in list(module.named_children()):
+                if not isinstance(child, (nn.BatchNorm2d, nn.BatchNorm3d)):
+                    continue
+                conv_name = "conv" + name[2:] if name.startswith("bn") else \
+                    str(int(name) - 1) if name.isdigit() and int(name) > 0 else ""
+                conv = getattr(module, conv_name, None) if conv_name else None
+                if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
+                    fold(conv, child)
+                    setattr(module, name, nn.Identity())
+    return model
 
 
 def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
@@ -122,19 +155,21 @@ def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
                          f"clips (build them with `lipreader build-dataset --frames {reader.frames}`)")
 
 
-def _embed(model: LipReader, x, keep: slice):
+def _embed(reader: Reader, x, keep: slice):
     """model.features(x)[:, keep], running the ResNet only on the kept frames.
 
-    x: (B, 1, T, S, S) normalised -> (B, t, D), t the length of `keep`.
+    x: (B, 1, T, S, S) normalised -> (B, t, D) float32, t the length of `keep`.
     """
     import torch
 
-    y = model.frontend(x)[:, :, keep]                      # (B, C0, t, h, w)
-    B, C, t, h, w = y.shape
-    y = y.transpose(1, 2).reshape(B * t, C, h, w)          # (B*t, C0, h, w)
-    if model.channels_last:
-        y = y.contiguous(memory_format=torch.channels_last)
-    return model.resnet(y).view(B, t, -1)                  # (B, t, D)
+    model = reader.model
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=reader.bf16):
+        y = model.frontend(x)[:, :, keep]                  # (B, C0, t, h, w)
+        B, C, t, h, w = y.shape
+        y = y.transpose(1, 2).reshape(B * t, C, h, w)      # (B*t, C0, h, w)
+        if model.channels_last:
+            y = y.contiguous(memory_format=torch.channels_last)
+        return model.resnet(y).view(B, t, -1).float()      # (B, t, D)
 
 
 def _inputs(reader: Reader, frames: np.ndarray):
@@ -151,7 +186,8 @@ def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32) -> np.ndarra
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = _inputs(reader, clips[i:i + batch])                     # (B, 1, T, S, S)
-            out.append(reader.model(x).float().mean(dim=1).cpu())       # (B, V)
+            f = _embed(reader, x, slice(None))                          # (B, T, D)
+            out.append(reader.model.head(f).float().mean(dim=1).cpu())  # (B, V)
     V = len(reader.vocab)
     return torch.cat(out).numpy() if out else np.zeros((0, V), np.float32)
 
@@ -175,7 +211,7 @@ def video_features(reader: Reader, mouth: np.ndarray, needed: np.ndarray | None 
                 continue
             lo, hi = max(0, a - REACH), min(T, b + REACH)
             x = _inputs(reader, mouth[lo:hi][None])                     # (1, 1, hi-lo, S, S)
-            feats[a:b] = _embed(reader.model, x, slice(a - lo, b - lo))[0].float().cpu()
+            feats[a:b] = _embed(reader, x, slice(a - lo, b - lo))[0].float().cpu()
     return feats
 
 
@@ -213,7 +249,7 @@ def _edge_features(reader: Reader, mouth: np.ndarray, index: np.ndarray, where: 
             x = _inputs(reader, mouth[frames.ravel()].reshape(*frames.shape, *mouth.shape[1:]))
             mask = torch.as_tensor(inside, device=x.device, dtype=x.dtype)
             x = x * mask[:, None, :, None, None]                        # zeros beyond the window
-            out.append(_embed(reader.model, x, slice(REACH, REACH + 1))[:, 0].float().cpu())
+            out.append(_embed(reader, x, slice(REACH, REACH + 1))[:, 0].float().cpu())
     D = reader.model.resnet.out_dim
     return torch.cat(out) if out else torch.zeros(0, D)
 

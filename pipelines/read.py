@@ -636,7 +636,7 @@ def run(cfg: Config, source: str, out: Path | None = None, captions: str = "auto
         raise InputError(f"--top-k must be at least 1, got {cfg.prediction.top_k}")
     if captions not in ("auto", "none"):
         raise InputError(f"--captions must be auto or none, got {captions!r}")
-    reader = load_reader(cfg.general.pretrainedmodelpath, cfg.general.device)
+    reader = load_reader(cfg.general.pretrainedmodelpath, cfg.general.device, cfg.prediction.bf16)
     path = Path(source).expanduser()
     if "://" not in source and path.is_dir():
         if annotate is not None:

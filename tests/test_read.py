@@ -7,6 +7,7 @@ videos no model saw: other videos of the training speakers, and a person no trai
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -78,12 +79,20 @@ def test_shared_path_is_exact_for_a_random_model_and_its_edges_matter():
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-5)
     x = torch.randn(2, 1, 9, 44, 44)
     with torch.no_grad():
-        np.testing.assert_allclose(predict._embed(model, x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
+        np.testing.assert_allclose(predict._embed(reader, x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
+        whole = model(predict._inputs(reader, mouth[np.array(windows[:4])])).mean(1).numpy()
+    np.testing.assert_allclose(alone[:4], whole, rtol=0, atol=1e-5)
     # Taking the shared features at the window edges too would be measurably wrong.
     feats = predict.video_features(reader, mouth)
     with torch.no_grad():
         naive = model.head(feats[torch.as_tensor(windows)]).mean(1).numpy()
     assert np.abs(naive - alone).max() > 1e-4
+    # Folding BatchNorm into the convolutions (as load_reader does) changes nothing but rounding.
+    folded = copy.deepcopy(model)
+    predict.fold_batchnorm(folded)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    fast = predict.Reader(folded, reader.vocab, dims, reader.device, reader.path)
+    np.testing.assert_allclose(predict.window_logits(fast, mouth, windows), alone, rtol=0, atol=1e-4)
 
 
 # ---------------------------------------------------------------- the trained chain
