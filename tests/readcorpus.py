@@ -42,7 +42,7 @@ def stage(corpus: Path, name: str, to: Path) -> Path:
     return video
 
 
-def make_trained(root: Path, videos: int = 14, held_seen: int = 3, epochs: int = 30,
+def make_trained(root: Path, videos: int = 18, held_seen: int = 3, epochs: int = 30,
                  seed: int = 0) -> Trained:
     from lipreader import train
     from pipelines import build, fetch

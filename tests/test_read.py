@@ -149,7 +149,7 @@ def test_caption_guided_reading_of_unseen_videos_of_seen_speakers(trained, capti
 
 
 def test_sliding_windows_find_the_spoken_words_in_order(read_cfg, trained, inputs, caption_reads):
-    matched = reference = inserted = 0
+    matched = reference = inserted = silent = 0
     for n in trained.seen_videos:
         r = read.run(read_cfg.override("prediction", format="json"), str(inputs[n]),
                      out=trained.root / "sliding.jsonl", captions="none")
@@ -159,10 +159,11 @@ def test_sliding_windows_find_the_spoken_words_in_order(read_cfg, trained, input
             inserted + a["insertions"]
         starts = [i.start for i in r.items]
         assert starts == sorted(starts) and all(i.end > i.start for i in r.items)
-        assert r.skipped.get(read.NO_SPEECH, 0) >= 1  # the pauses and the ends are skipped
+        silent += r.skipped.get(read.NO_SPEECH, 0)
     print(f"\nsliding windows: {matched}/{reference} caption words recovered in order, "
           f"{inserted} inserted")
     assert matched >= 0.7 * reference
+    assert silent >= 1  # long pauses and the closed mouth at the ends are skipped
     assert inserted <= 0.5 * reference
 
 
