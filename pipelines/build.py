@@ -51,7 +51,8 @@ def _read_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _record_skip(vd: VideoDir, stage: str, e: SkipVideo) -> dict:
+def record_skip(vd: VideoDir, stage: str, e: SkipVideo) -> dict:
+    """Write <video>/skip.json: later runs (build and read) skip the video for this reason."""
     rec = {"stage": stage, "reason": e.reason, "detail": e.detail}
     atomic.write_json(vd.skip, rec)
     return rec
@@ -79,7 +80,7 @@ def words_stage(vd: VideoDir) -> VideoState:
             raise SkipVideo("no captions", str(vd.root))
         parsed = read_words(captions[0])
     except SkipVideo as e:
-        state.skip = _record_skip(vd, "words", e)
+        state.skip = record_skip(vd, "words", e)
         return state
     atomic.write_json(vd.words, {"captions": captions[0].name, "words": words_to_json(parsed.words),
                                  "dropped": [list(d) for d in parsed.dropped]})
@@ -99,7 +100,7 @@ def track_stage(states: list[VideoState], workers: int) -> None:
     with Progress(len(todo), "tracking", "videos") as bar:
         for i, result in tracking.process_videos([(s.vd.video, s.vd.root) for s in todo], workers):
             if isinstance(result, SkipVideo):
-                todo[i].skip = _record_skip(todo[i].vd, "track", result)
+                todo[i].skip = record_skip(todo[i].vd, "track", result)
             bar.update(postfix=todo[i].vd.id)
 
 

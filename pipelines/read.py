@@ -401,7 +401,7 @@ def render(r: ReadReport, fmt: str) -> str:
 def _track(vd: VideoDir, source: str, frames: int) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
     from builder import media, tracking
-    from pipelines.build import _record_skip
+    from pipelines.build import record_skip
 
     if vd.track.is_file():
         return
@@ -411,7 +411,7 @@ def _track(vd: VideoDir, source: str, frames: int) -> None:
     try:
         tracking.process_video(vd.video, vd.root, on_frame=lambda n: bar.update(n - bar.n))
     except SkipVideo as e:
-        _record_skip(vd, "track", e)
+        record_skip(vd, "track", e)
         raise _track_error(source, e.reason, e.detail, frames) from e
     finally:
         bar.close()
