@@ -56,6 +56,7 @@ class Build:
     min_face_size: float = 40.0
     max_yaw: float = 45.0
     allow_estimated: bool = False
+    mesh_every: int = 1
     workers: int = 0
 
 

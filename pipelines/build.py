@@ -88,7 +88,7 @@ def words_stage(vd: VideoDir) -> VideoState:
     return state
 
 
-def track_stage(states: list[VideoState], workers: int) -> None:
+def track_stage(states: list[VideoState], workers: int, mesh_every: int = 1) -> None:
     """track.npz + mouth.npy for the videos that lack them, in worker processes."""
     from builder import tracking
 
@@ -98,7 +98,8 @@ def track_stage(states: list[VideoState], workers: int) -> None:
     for s in todo:
         atomic.remove_stale_temps(s.vd.root)
     with Progress(len(todo), "tracking", "videos") as bar:
-        for i, result in tracking.process_videos([(s.vd.video, s.vd.root) for s in todo], workers):
+        for i, result in tracking.process_videos([(s.vd.video, s.vd.root) for s in todo], workers,
+                                                     mesh_every=mesh_every):
             if isinstance(result, SkipVideo):
                 todo[i].skip = record_skip(todo[i].vd, "track", result)
             bar.update(postfix=todo[i].vd.id)
@@ -192,7 +193,7 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
     kept = ds.balance(candidates, b.max_per_word)
 
     # 2. tracking, for this shard's videos
-    track_stage(mine, workers)
+    track_stage(mine, workers, b.mesh_every)
 
     # 3. plan
     limits = clipmod.Limits(frames=b.frames, padding=b.padding, min_face_fraction=b.min_face_fraction,

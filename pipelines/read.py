@@ -398,7 +398,7 @@ def render(r: ReadReport, fmt: str) -> str:
 
 # ---------------------------------------------------------------- a video
 
-def _track(vd: VideoDir, source: str, frames: int) -> None:
+def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
     from builder import media, tracking
     from pipelines.build import record_skip
@@ -409,7 +409,8 @@ def _track(vd: VideoDir, source: str, frames: int) -> None:
     total = media.probe(vd.video).frames_at_25
     bar = Progress(total or None, "tracking the face", "frames")
     try:
-        tracking.process_video(vd.video, vd.root, on_frame=lambda n: bar.update(n - bar.n))
+        tracking.process_video(vd.video, vd.root, mesh_every=mesh_every,
+                               on_frame=lambda n: bar.update(n - bar.n))
     except SkipVideo as e:
         record_skip(vd, "track", e)
         raise _track_error(source, e.reason, e.detail, frames) from e
@@ -445,7 +446,7 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if state.skip and state.skip.get("stage") == "track":
         raise _track_error(source, state.skip.get("reason", ""), state.skip.get("detail", ""), n)
     t0 = time.perf_counter()
-    _track(vd, source, n)
+    _track(vd, source, n, cfg.build.mesh_every)
     timings["track"] = time.perf_counter() - t0
     track = load_track_view(vd)
     with np.load(vd.track) as z:
