@@ -28,6 +28,9 @@ class LipreaderGroup(click.Group):
 
 
 def _config(ctx: click.Context) -> Config:
+    """options.toml, read when a command runs (so `--help` works even when the file is broken)."""
+    if "config" not in ctx.obj:
+        ctx.obj["config"] = load_config(ctx.obj["config_path"])
     return ctx.obj["config"]
 
 
@@ -48,10 +51,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       lipreader demo                the whole chain offline on generated videos
     """
     ctx.meta["lipreader.verbose"] = verbose
-    try:
-        ctx.obj = {"config": load_config(config_path)}
-    except LipreaderError as e:
-        raise click.ClickException(str(e)) from e
+    ctx.obj = {"config_path": config_path}
 
 
 @cli.command("config")

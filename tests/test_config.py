@@ -75,3 +75,5 @@ def test_bad_config_is_one_line_error(in_tmp):
     assert res.exit_code == 1 and res.output.startswith("Error: options.toml: not valid TOML")
     res = CliRunner().invoke(cli, ["--config", "missing.toml", "config"])
     assert res.exit_code == 1 and "missing.toml does not exist" in res.output
+    res = CliRunner().invoke(cli, ["train", "--help"])  # help still works with a broken file
+    assert res.exit_code == 0 and "--epochs" in res.output
