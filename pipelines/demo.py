@@ -25,13 +25,13 @@ from lipreader.config import Config
 @dataclass(frozen=True)
 class DemoSettings:
     words: int = 10
-    videos: int = 34
+    videos: int = 40
     seconds: float = 12.0
     speakers: int = 6
     unseen_per_speaker_set: int = 4   # videos of training speakers kept out of training
     holdout_videos: int = 3           # videos of the held-out person that are read
     height: int = 480
-    epochs: int = 60
+    epochs: int = 100
     batch_size: int = 16
     lr: float = 3e-3
     # With a few hundred clips the small model underfits; augmentation by time masking and
