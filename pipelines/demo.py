@@ -170,7 +170,7 @@ def _report(result: dict, out: Path, built, trained, reports: dict) -> None:
     click.secho("\n== report", bold=True)
     click.echo(f"clips per split: {result['clips']}")
     if result["validation_top1"] is not None:
-        click.echo(f"validation top-1 (unseen utterances of training videos' speakers): "
+        click.echo(f"best validation top-1 (unseen videos of the training speakers): "
                    f"{result['validation_top1']:.1%}")
     for group, acc in result["read_accuracy"].items():
         shown = "no scored words" if acc is None else f"{acc:.1%} of caption words"
