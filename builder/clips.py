@@ -16,6 +16,7 @@ import numpy as np
 
 from builder.captions import ESTIMATED, Word
 from builder.media import FPS
+from lipreader.config import Build
 
 # Drop reasons, as they appear in stats.json.
 PAST_VIDEO = "clip runs past the video"
@@ -48,12 +49,21 @@ class TrackView:
 
 @dataclass(frozen=True)
 class Limits:
-    frames: int = 29
-    padding: int = 3
-    min_face_fraction: float = 0.9
-    min_face_size: float = 40.0
-    max_yaw: float = 45.0
-    allow_estimated: bool = False
+    """What a clip must satisfy; the values come from options.toml's [build] section."""
+
+    frames: int
+    padding: int
+    min_face_fraction: float
+    min_face_size: float
+    max_yaw: float
+    allow_estimated: bool
+
+    @classmethod
+    def from_config(cls, build: Build, frames: int | None = None) -> Limits:
+        """[build]'s limits; `frames` replaces the clip length (read uses the model's)."""
+        return cls(frames=frames or build.frames, padding=build.padding,
+                   min_face_fraction=build.min_face_fraction, min_face_size=build.min_face_size,
+                   max_yaw=build.max_yaw, allow_estimated=build.allow_estimated)
 
 
 @dataclass(frozen=True)

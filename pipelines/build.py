@@ -196,9 +196,7 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
     track_stage(mine, workers, b.mesh_every)
 
     # 3. plan
-    limits = clipmod.Limits(frames=b.frames, padding=b.padding, min_face_fraction=b.min_face_fraction,
-                            min_face_size=b.min_face_size, max_yaw=b.max_yaw,
-                            allow_estimated=b.allow_estimated)
+    limits = clipmod.Limits.from_config(b)
     drops: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     records: list[dict] = []

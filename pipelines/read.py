@@ -160,10 +160,7 @@ def align(reference: Sequence[str], predicted: Sequence[str]) -> Alignment:
 
 def limits_for(cfg: Config, frames: int) -> clipmod.Limits:
     """build-dataset's clip limits, with the model's window length."""
-    b = cfg.build
-    return clipmod.Limits(frames=frames, padding=b.padding, min_face_fraction=b.min_face_fraction,
-                          min_face_size=b.min_face_size, max_yaw=b.max_yaw,
-                          allow_estimated=b.allow_estimated)
+    return clipmod.Limits.from_config(cfg.build, frames)
 
 
 def caption_windows(words: Sequence[Word], track: clipmod.TrackView, limits: clipmod.Limits

@@ -1,11 +1,14 @@
 """Clip planning and dataset decisions: pure functions, checked on hand-made tracks."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from builder import clips as C
 from builder import dataset as ds
 from builder.captions import Word
+from lipreader.config import Build
 from lipreader.errors import ConfigError
 
 
@@ -19,7 +22,7 @@ def w(start, end, text="hello", source="json3-auto"):
     return Word(text, start, end, source)
 
 
-LIM = C.Limits(frames=29, padding=3)
+LIM = C.Limits.from_config(Build(frames=29, padding=3))
 
 
 def test_clip_is_centred_on_the_word_and_knows_its_boundary():
@@ -71,7 +74,7 @@ def test_quality_drops():
     assert C.plan_clip(w(2.0, 2.4), track(width=20), LIM) == C.FACE_TOO_SMALL
     assert C.plan_clip(w(2.0, 2.4), track(yaw=60), LIM) == C.EXTREME_YAW
     assert C.plan_clip(w(2.0, 2.4, source="cue-estimate"), track(), LIM) == C.ESTIMATED_TIMING
-    ok = C.plan_clip(w(2.0, 2.4, source="cue-estimate"), track(), C.Limits(allow_estimated=True))
+    ok = C.plan_clip(w(2.0, 2.4, source="cue-estimate"), track(), replace(LIM, allow_estimated=True))
     assert isinstance(ok, C.ClipPlan)
 
 
