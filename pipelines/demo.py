@@ -139,7 +139,11 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
 
         t = _step("5/5 read videos it never trained on")
         reports = {}
-        read_cfg = cfg.override("general", videos=str(out / "read" / "videos"))
+        # Read with the epoch that did best on validation (the read videos were never fetched
+        # for the dataset, so choosing by validation does not touch them).
+        best = models / "lipreader.best.pt"
+        read_cfg = cfg.override("general", videos=str(out / "read" / "videos"),
+                                pretrainedmodelpath=str(best if best.is_file() else trained.model_path))
         for group, names in (("unseen videos, training speakers", unseen),
                              ("videos of a person never seen", held)):
             reports[group] = [read_pipeline.run(read_cfg, f"{base}/{n}/index.html",
