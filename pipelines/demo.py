@@ -11,9 +11,11 @@ nearest mean caption duration per word) shows what could be had without looking 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,22 @@ def _caption_durations(video_dirs: list[Path], vocab: set[str]) -> list[tuple[st
     return out
 
 
+DEMO_PORT = 8765  # fetched ids include the page URL: a fixed port keeps ids, and so splits, stable
+
+
+@contextlib.contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    """The corpus on 127.0.0.1:DEMO_PORT, or on a free port when that one is taken."""
+    from pipelines.localserver import serve_folder
+
+    with contextlib.ExitStack() as stack:
+        try:
+            base = stack.enter_context(serve_folder(folder, port=DEMO_PORT))
+        except OSError:
+            base = stack.enter_context(serve_folder(folder))
+        yield base
+
+
 def run(cfg: Config, out: Path, quick: bool = False) -> dict:
     from builder.synth import make_corpus, playlist_html
     from lipreader import atomic
@@ -86,7 +104,6 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
     from pipelines import build as build_pipeline
     from pipelines import fetch as fetch_pipeline
     from pipelines import read as read_pipeline
-    from pipelines.localserver import serve_folder
 
     s = QUICK if quick else FULL
     out = Path(out).resolve()
@@ -117,7 +134,7 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
                f"{len(held)} videos of a person never seen in training ({', '.join(corpus.holdout_speakers)})")
     times["synth"] = time.perf_counter() - t
 
-    with serve_folder(corpus_dir) as base:
+    with _serve(corpus_dir) as base:
         t = _step(f"2/5 fetch {base}/train.html (a playlist page, through yt-dlp)")
         cfg = cfg.override("fetch", socket_timeout=10.0)
         summary = fetch_pipeline.run(cfg, [f"{base}/train.html"])
