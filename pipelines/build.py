@@ -37,6 +37,7 @@ class VideoState:
     words: list[Word] = field(default_factory=list)
     skip: dict | None = None
     source_url: str = ""
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # caption text, reason
 
 
 @dataclass
@@ -68,7 +69,9 @@ def words_stage(vd: VideoDir) -> VideoState:
         state.skip = _read_json(vd.skip)
     if vd.words.is_file():
         try:
-            state.words = words_from_json(_read_json(vd.words)["words"])
+            saved = _read_json(vd.words)
+            state.words = words_from_json(saved["words"])
+            state.dropped = [tuple(d) for d in saved.get("dropped", [])]
             return state
         except (SkipVideo, ValueError, KeyError, TypeError):
             vd.words.unlink()  # damaged by hand: derive it again from the captions
@@ -84,7 +87,7 @@ def words_stage(vd: VideoDir) -> VideoState:
         return state
     atomic.write_json(vd.words, {"captions": captions[0].name, "words": words_to_json(parsed.words),
                                  "dropped": [list(d) for d in parsed.dropped]})
-    state.words = parsed.words
+    state.words, state.dropped = parsed.words, list(parsed.dropped)
     return state
 
 
@@ -207,8 +210,7 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
         if s.skip:
             skipped[s.skip["reason"]] += 1
             continue
-        dropped = _read_json(s.vd.words).get("dropped", [])
-        drops.update(reason for _, reason in dropped)
+        drops.update(reason for _, reason in s.dropped)
         track = load_track_view(s.vd)
         seconds += track.frames / 25.0
         split = split_for(s.vd.id)
