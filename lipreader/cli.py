@@ -151,19 +151,21 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--batch-size", type=int, help="Clips per batch.")
 @click.option("--lr", type=float, help="Peak learning rate.")
 @click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
+@click.option("--backend", type=click.Choice(["lstm", "tc"]),
+              help="Back end: the BiLSTM, or temporal convolutions (faster to learn on small data).")
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to train.")
 @click.option("--workers", type=int, help="Data-loading worker processes.")
 @click.option("--dataset", type=click.Path(file_okay=False), help="Dataset folder [training] folder.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model file [general] pretrainedmodelpath.")
 @click.option("--dry-run", is_flag=True, help="Print the architecture and parameter count, train nothing.")
 @click.pass_context
-def train(ctx, new, force, epochs, validate, batch_size, lr, arch, device, workers, dataset,
+def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
           model, dry_run) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
     from lipreader import train as train_module
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
-                                arch=arch, workers=workers, folder=dataset)
+                                arch=arch, backend=backend, workers=workers, folder=dataset)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model)
     train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run)
 

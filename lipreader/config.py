@@ -74,6 +74,7 @@ class Training:
     schedule_epochs: int = 30
     label_smoothing: float = 0.1
     arch: str = "resnet34"
+    backend: str = "lstm"
     input_size: int = 88
     time_mask: int = 6
     workers: int = 0

@@ -5,9 +5,14 @@ bidirectional LSTM and a classifier applied at every time step.
     x (B, 1, T, S, S) gray, normalised
     -> Frontend3D       (B, C0, T, S/4, S/4)     conv 5x7x7 stride (1,2,2) + max-pool (1,2,2)
     -> ResNet per frame (B, T, D)                D = 512 for ResNet-18/34
-    -> BiLSTM x2        (B, T, 2H)
+    -> BiLSTM x2        (B, T, 2H)               or the temporal-convolution back end (below)
     -> classifier       (B, T, V)                the loss is taken at every step (as in the paper)
     -> mean over T      (B, V)                   for prediction
+
+The paper trained first with a temporal-convolution back end and swapped in the BiLSTM later,
+because the BiLSTM learns slowly from scratch. `backend="tc"` is that back end: two temporal
+convolutions (kernel 5) with batch norm, same output width 2H, same classifier. On small
+corpora it learns several times faster than the BiLSTM (measured on generated data).
 
 `features` and `head` are split so that `lipreader read` computes the per-frame ResNet once
 per frame and shares it across overlapping windows. `ModelDims` is stored in the checkpoint
@@ -29,6 +34,7 @@ ARCHS = {
     # the same design with a quarter of the channels at half the resolution (CPU tests, demo)
     "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
 }
+BACKENDS = ("lstm", "tc")
 ROI_SIZE = 96  # the dataset's mouth clips are 96x96
 
 
@@ -45,15 +51,19 @@ class ModelDims:
     hidden: int = 256                # LSTM units per direction
     lstm_layers: int = 2
     downsample: int = 1              # the 96x96 ROI is average-pooled by this before cropping
+    backend: str = "lstm"            # "lstm" (2-layer BiLSTM) or "tc" (temporal convolutions)
 
     @classmethod
-    def for_arch(cls, arch: str, num_classes: int, input_size: int = 88, frames: int = 29) -> ModelDims:
+    def for_arch(cls, arch: str, num_classes: int, input_size: int = 88, frames: int = 29,
+                 backend: str = "lstm") -> ModelDims:
         """`input_size` is the crop at full ROI resolution; "small" works at half of it."""
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(ARCHS)}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         blocks, widths, hidden, down = ARCHS[arch]
         return cls(arch=arch, num_classes=num_classes, input_size=input_size // down, frames=frames,
-                   blocks=blocks, widths=widths, hidden=hidden, downsample=down)
+                   blocks=blocks, widths=widths, hidden=hidden, downsample=down, backend=backend)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -126,6 +136,21 @@ class ResNet(nn.Module):
         return self.pool(self.layers(x)).flatten(1)
 
 
+class TemporalConv(nn.Module):
+    """The paper's first-stage back end: (B, T, D) -> (B, T, C), two convolutions over time."""
+
+    def __init__(self, dim: int, channels: int, kernel: int = 5):
+        super().__init__()
+        pad = kernel // 2
+        self.net = nn.Sequential(
+            nn.Conv1d(dim, channels, kernel, padding=pad, bias=False), nn.BatchNorm1d(channels), nn.ReLU(inplace=True),
+            nn.Conv1d(channels, channels, kernel, padding=pad, bias=False), nn.BatchNorm1d(channels),
+            nn.ReLU(inplace=True))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net(f.transpose(1, 2)).transpose(1, 2)
+
+
 class LipReader(nn.Module):
     def __init__(self, dims: ModelDims):
         super().__init__()
@@ -133,8 +158,11 @@ class LipReader(nn.Module):
         self.channels_last = False  # set on CUDA: the per-frame ResNet then runs NHWC
         self.frontend = Frontend3D(dims.widths[0])
         self.resnet = ResNet(dims.blocks, dims.widths)
-        self.backend = nn.LSTM(self.resnet.out_dim, dims.hidden, num_layers=dims.lstm_layers,
-                               batch_first=True, bidirectional=True)
+        if dims.backend == "tc":
+            self.backend = TemporalConv(self.resnet.out_dim, 2 * dims.hidden)
+        else:
+            self.backend = nn.LSTM(self.resnet.out_dim, dims.hidden, num_layers=dims.lstm_layers,
+                                   batch_first=True, bidirectional=True)
         self.classifier = nn.Linear(2 * dims.hidden, dims.num_classes)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Conv3d)):
@@ -155,6 +183,8 @@ class LipReader(nn.Module):
 
     def head(self, f: torch.Tensor) -> torch.Tensor:
         """Logits at every time step: (B, T, D) -> (B, T, V)."""
+        if isinstance(self.backend, TemporalConv):
+            return self.classifier(self.backend(f))           # (B, T, V)
         with torch.autocast(f.device.type, enabled=False):  # the LSTM stays in fp32 under AMP
             y, _ = self.backend(f.float())                    # (B, T, 2H)
         return self.classifier(y)                             # (B, T, V)
@@ -194,11 +224,13 @@ def describe(model: LipReader) -> str:
         ("frontend3d", f"(B, {C0}, {T}, {h}, {h})  conv 5x7x7 + max-pool", model.frontend),
         ("resnet", f"(B, {T}, {model.resnet.out_dim})  blocks {stages}, per frame", model.resnet),
         ("bilstm", f"(B, {T}, {2 * d.hidden})  {d.lstm_layers} layers x {d.hidden} per direction",
-         model.backend),
+         model.backend) if d.backend == "lstm" else
+        ("tempconv", f"(B, {T}, {2 * d.hidden})  2 convolutions over time, kernel 5", model.backend),
         ("classifier", f"(B, {T}, {d.num_classes})  mean over time -> (B, {d.num_classes})",
          model.classifier),
     ]
-    title = f"{d.arch} + BiLSTM({d.hidden}), {d.num_classes} words, input {S}x{S}"
+    back = f"BiLSTM({d.hidden})" if d.backend == "lstm" else f"TC({2 * d.hidden})"
+    title = f"{d.arch} + {back}, {d.num_classes} words, input {S}x{S}"
     if d.downsample > 1:
         title += f" (ROI {ROI_SIZE}x{ROI_SIZE} pooled by {d.downsample})"
     lines = [title]

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import data
+from lipreader import model as net
 from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
-from lipreader.model import ARCHS, LipReader, ModelDims, build_model, describe, sequence_loss
+from lipreader.model import LipReader, ModelDims, build_model, describe, sequence_loss
 
 FORMAT = "lipreader-checkpoint"
 VERSION = 1
@@ -78,8 +79,10 @@ def resolve_device(name: str, local_rank: int = 0):
 
 
 def _check_options(t: Training) -> None:
-    if t.arch not in ARCHS:
-        raise ConfigError(f"[training] arch must be one of {', '.join(ARCHS)}, got {t.arch!r}")
+    if t.arch not in net.ARCHS:
+        raise ConfigError(f"[training] arch must be one of {', '.join(net.ARCHS)}, got {t.arch!r}")
+    if t.backend not in net.BACKENDS:
+        raise ConfigError(f"[training] backend must be one of {', '.join(net.BACKENDS)}, got {t.backend!r}")
     for key in ("epochs", "printfrequency"):
         if getattr(t, key) < 0:
             raise ConfigError(f"[training] {key} must be 0 or more, got {getattr(t, key)}")
@@ -324,7 +327,7 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
             num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"
         else:
             num, where = cfg.build.words, f"no training clips in {t.folder}: assuming [build] words = {cfg.build.words}"
-        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames)
+        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend)
         origin = f"new model -> {model_path} ({where})"
     model = build_model(dims)
     text = "\n".join([describe(model), origin, f"device: {device}", "dry run: nothing trained"])
@@ -387,10 +390,11 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     # -- the model, the optimizer, the schedule position
     if ck is not None:
         model, dims = _model_from(ck, model_path)
-        if dims.arch != t.arch:
-            say(f"note: continuing a {dims.arch} model ([training] arch {t.arch} applies to --new)")
+        if (dims.arch, dims.backend) != (t.arch, t.backend):
+            say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
+                f"backend {t.backend} apply to --new)")
     else:
-        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, train_cache.frames)
+        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, train_cache.frames, t.backend)
         torch.manual_seed(cfg.general.seed)
         model = build_model(dims)
     raw = model.to(device)

@@ -8,8 +8,8 @@ import torch
 from lipreader.model import ModelDims, build_model, count_parameters, describe, sequence_loss
 
 
-def hand_count(blocks, widths, hidden, classes, front=5 * 7 * 7) -> int:
-    """Parameters from the layer shapes: conv weights, BN (weight+bias), LSTM, linear."""
+def hand_count(blocks, widths, hidden, classes, front=5 * 7 * 7, backend="lstm") -> int:
+    """Parameters from the layer shapes: conv weights, BN (weight+bias), LSTM or TC, linear."""
     c0 = widths[0]
     n = c0 * front + 2 * c0                                   # conv3d (no bias) + BN3d
     cin = c0
@@ -20,8 +20,12 @@ def hand_count(blocks, widths, hidden, classes, front=5 * 7 * 7) -> int:
             if stride != 1 or cin != cout:
                 n += cin * cout + 2 * cout                    # 1x1 projection + BN
             cin = cout
-    for layer_in in (widths[-1], 2 * hidden):                # two bidirectional layers
-        n += 2 * (4 * hidden * (layer_in + hidden) + 2 * 4 * hidden)
+    if backend == "lstm":
+        for layer_in in (widths[-1], 2 * hidden):            # two bidirectional layers
+            n += 2 * (4 * hidden * (layer_in + hidden) + 2 * 4 * hidden)
+    else:
+        for layer_in in (widths[-1], 2 * hidden):            # two kernel-5 convolutions + BN
+            n += 5 * layer_in * 2 * hidden + 2 * 2 * hidden
     n += 2 * hidden * classes + classes
     return n
 
@@ -41,6 +45,28 @@ def test_resnet34_bilstm_500_words_parameter_count():
 ])
 def test_other_archs_parameter_count(arch, blocks, widths, hidden):
     assert count_parameters(build_model(ModelDims.for_arch(arch, 10))) == hand_count(blocks, widths, hidden, 10)
+
+
+@pytest.mark.parametrize("arch", ["small", "resnet34"])
+def test_temporal_conv_backend_parameter_count_and_shapes(arch):
+    blocks, widths, hidden = {"small": ((1, 1, 1, 1), (16, 32, 64, 128), 64),
+                              "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512), 256)}[arch]
+    dims = ModelDims.for_arch(arch, 10, frames=12, backend="tc")
+    model = build_model(dims).eval()
+    assert count_parameters(model) == hand_count(blocks, widths, hidden, 10, backend="tc")
+    assert ModelDims.from_dict(dims.as_dict()) == dims
+    assert f"{arch} + TC({2 * hidden}), 10 words" in describe(model)
+    S = dims.input_size
+    with torch.no_grad():
+        for T in (12, 7):                                     # any clip length, like the BiLSTM
+            assert model(torch.randn(2, 1, T, S, S)).shape == (2, T, 10)
+
+
+def test_backend_is_checked_and_old_checkpoints_mean_lstm():
+    with pytest.raises(ValueError, match="unknown backend"):
+        ModelDims.for_arch("small", 3, backend="gru")
+    old = {k: v for k, v in ModelDims.for_arch("small", 3).as_dict().items() if k != "backend"}
+    assert ModelDims.from_dict(old).backend == "lstm"
 
 
 def test_small_runs_at_half_resolution():
