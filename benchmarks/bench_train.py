@@ -3,7 +3,8 @@
     python -m benchmarks.bench_train [cpu|cuda]     # prints JSON
 
 CPU: loader clips/s (crop, flip, time mask out of a memory-mapped uint8 cache, with and
-without normalisation) and training clips/s for small, resnet18 and resnet34 at 88x88.
+without normalisation) and training clips/s for small (BiLSTM and TC back ends), resnet18 and
+resnet34 at 88x88.
 CUDA: ResNet-34 + BiLSTM at batch 64 in fp32, bf16, bf16 + channels_last, and + torch.compile.
 """
 
@@ -58,11 +59,11 @@ def bench_loader(clips: int = 512, batch: int = 32, seconds: float = 2.0) -> dic
 
 def bench_step(arch: str, batch: int, steps: int, device: str = "cpu", size: int = 88, bf16: bool = False,
                channels_last: bool = False, compile: bool = False, warmup: int = 1,
-               max_seconds: float = 90.0) -> float:
+               max_seconds: float = 90.0, backend: str = "lstm") -> float:
     """Training clips/s of one configuration on random input (forward, backward, AdamW step)."""
     import torch
 
-    dims = ModelDims.for_arch(arch, WORDS, size, T)
+    dims = ModelDims.for_arch(arch, WORDS, size, T, backend)
     model = build_model(dims).to(device).train()
     if channels_last:
         model.resnet.to(memory_format=torch.channels_last)
@@ -102,6 +103,7 @@ def bench(device: str = "cpu", cuda_steps: int = 50, compile: bool = True) -> di
         result.update(bench_loader())
         result["train_clips_per_s"] = {
             "small_88": bench_step("small", 16, 3),
+            "small_tc_88": bench_step("small", 16, 3, backend="tc"),
             "resnet18_88": bench_step("resnet18", 2, 2),
             "resnet34_88": bench_step("resnet34", 2, 2),
         }

@@ -49,6 +49,8 @@ def table(results: dict) -> str:
         ("build-dataset 720p end to end (x realtime)", _pick(results, "bench_build", "realtime")),
         ("cache loader (clips/s, augmentation incl.)", _pick(results, "bench_train", "loader_clips_per_s")),
         ("train small 44px CPU (clips/s)", _pick(results, "bench_train", "train_clips_per_s", "small_88")),
+        ("train small 44px, TC back end, CPU (clips/s)",
+         _pick(results, "bench_train", "train_clips_per_s", "small_tc_88")),
         ("train resnet18 88px CPU (clips/s)", _pick(results, "bench_train", "train_clips_per_s", "resnet18_88")),
         ("train resnet34 88px CPU (clips/s)", _pick(results, "bench_train", "train_clips_per_s", "resnet34_88")),
         ("read 720p resnet34 end to end (x realtime)", _pick(results, "bench_read", "realtime")),
