@@ -5,7 +5,7 @@ Two paths give the same logits (within float tolerance; tests/test_read.py check
 * `clip_logits`: stand-alone clips (N, T, 96, 96) through the whole network, as validation does.
 * `window_logits`: windows of one long mouth track (frame indices into mouth.npy). The front end
   and per-frame ResNet run once per video frame (`video_features`, in chunks) and every
-  overlapping window's BiLSTM head is served from those shared features.
+  overlapping window's back end (BiLSTM or temporal convolutions) is served from those shared features.
 
 The shared features are not exact everywhere. The 3D front end (kernel 5, padding 2) lets frame
 t see frames t-2..t+2; a stand-alone window sees zeros beyond its ends, and a padded window
@@ -30,7 +30,7 @@ from lipreader.model import ROI_SIZE, LipReader, ModelDims
 
 REACH = 2          # frames the front end sees on each side of a frame (temporal kernel 5, padding 2)
 CHUNK = 125        # video frames per ResNet batch of the shared features (5 s at 25 fps)
-WINDOW_BATCH = 128  # windows per BiLSTM batch
+WINDOW_BATCH = 128  # windows per back-end batch
 EDGE_BATCH = 512   # recomputed window positions per ResNet batch
 
 
