@@ -439,7 +439,8 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
                                      rank=dist_info.rank, world=dist_info.world)
     steps_per_epoch = len(loader)
     where = f"continuing {model_path} at epoch {start_epoch}" if ck is not None else f"new model -> {model_path}"
-    say(f"{where}: {dims.arch}, {len(vocab)} words, {len(train_cache)} training clips, "
+    back = "BiLSTM" if dims.backend == "lstm" else "TC"
+    say(f"{where}: {dims.arch} + {back}, {len(vocab)} words, {len(train_cache)} training clips, "
         f"{steps_per_epoch} batches of {t.batch_size} per epoch on {device}"
         + (f" x {dist_info.world} processes" if dist_info.world > 1 else ""))
 
