@@ -35,6 +35,7 @@ ARCHS = {
     "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
 }
 BACKENDS = ("lstm", "tc")
+BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC"}  # as summaries and logs print them
 ROI_SIZE = 96  # the dataset's mouth clips are 96x96
 
 
@@ -229,7 +230,7 @@ def describe(model: LipReader) -> str:
         ("classifier", f"(B, {T}, {d.num_classes})  mean over time -> (B, {d.num_classes})",
          model.classifier),
     ]
-    back = f"BiLSTM({d.hidden})" if d.backend == "lstm" else f"TC({2 * d.hidden})"
+    back = f"{BACKEND_NAMES[d.backend]}({d.hidden if d.backend == 'lstm' else 2 * d.hidden})"
     title = f"{d.arch} + {back}, {d.num_classes} words, input {S}x{S}"
     if d.downsample > 1:
         title += f" (ROI {ROI_SIZE}x{ROI_SIZE} pooled by {d.downsample})"

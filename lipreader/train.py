@@ -19,11 +19,19 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import data
-from lipreader import model as net
 from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
-from lipreader.model import LipReader, ModelDims, build_model, describe, sequence_loss
+from lipreader.model import (
+    ARCHS,
+    BACKEND_NAMES,
+    BACKENDS,
+    LipReader,
+    ModelDims,
+    build_model,
+    describe,
+    sequence_loss,
+)
 
 FORMAT = "lipreader-checkpoint"
 VERSION = 1
@@ -79,10 +87,10 @@ def resolve_device(name: str, local_rank: int = 0):
 
 
 def _check_options(t: Training) -> None:
-    if t.arch not in net.ARCHS:
-        raise ConfigError(f"[training] arch must be one of {', '.join(net.ARCHS)}, got {t.arch!r}")
-    if t.backend not in net.BACKENDS:
-        raise ConfigError(f"[training] backend must be one of {', '.join(net.BACKENDS)}, got {t.backend!r}")
+    if t.arch not in ARCHS:
+        raise ConfigError(f"[training] arch must be one of {', '.join(ARCHS)}, got {t.arch!r}")
+    if t.backend not in BACKENDS:
+        raise ConfigError(f"[training] backend must be one of {', '.join(BACKENDS)}, got {t.backend!r}")
     for key in ("epochs", "printfrequency"):
         if getattr(t, key) < 0:
             raise ConfigError(f"[training] {key} must be 0 or more, got {getattr(t, key)}")
@@ -439,8 +447,7 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
                                      rank=dist_info.rank, world=dist_info.world)
     steps_per_epoch = len(loader)
     where = f"continuing {model_path} at epoch {start_epoch}" if ck is not None else f"new model -> {model_path}"
-    back = "BiLSTM" if dims.backend == "lstm" else "TC"
-    say(f"{where}: {dims.arch} + {back}, {len(vocab)} words, {len(train_cache)} training clips, "
+    say(f"{where}: {dims.arch} + {BACKEND_NAMES[dims.backend]}, {len(vocab)} words, {len(train_cache)} training clips, "
         f"{steps_per_epoch} batches of {t.batch_size} per epoch on {device}"
         + (f" x {dist_info.world} processes" if dist_info.world > 1 else ""))
 
