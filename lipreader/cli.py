@@ -31,6 +31,8 @@ def _config(ctx: click.Context) -> Config:
     """options.toml, read when a command runs (so `--help` works even when the file is broken)."""
     if "config" not in ctx.obj:
         ctx.obj["config"] = load_config(ctx.obj["config_path"])
+        for notice in ctx.obj["config"].notices:
+            click.echo(notice, err=True)
     return ctx.obj["config"]
 
 

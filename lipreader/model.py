@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lipreader.config import BACKENDS, ROI
+
 ARCHS = {
     # name: (blocks per stage, channels per stage, LSTM hidden size, ROI downsampling)
     "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512), 256, 1),
@@ -34,9 +36,8 @@ ARCHS = {
     # the same design with a quarter of the channels at half the resolution (CPU tests, demo)
     "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
 }
-BACKENDS = ("lstm", "tc")
 BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC"}  # as summaries and logs print them
-ROI_SIZE = 96  # the dataset's mouth clips are 96x96
+ROI_SIZE = ROI  # the dataset's mouth clips are 96x96
 
 
 @dataclass(frozen=True)

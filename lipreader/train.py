@@ -23,9 +23,7 @@ from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
 from lipreader.model import (
-    ARCHS,
     BACKEND_NAMES,
-    BACKENDS,
     LipReader,
     ModelDims,
     build_model,
@@ -84,22 +82,6 @@ def resolve_device(name: str, local_rank: int = 0):
     if name == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", local_rank)
-
-
-def _check_options(t: Training) -> None:
-    if t.arch not in ARCHS:
-        raise ConfigError(f"[training] arch must be one of {', '.join(ARCHS)}, got {t.arch!r}")
-    if t.backend not in BACKENDS:
-        raise ConfigError(f"[training] backend must be one of {', '.join(BACKENDS)}, got {t.backend!r}")
-    for key in ("epochs", "printfrequency"):
-        if getattr(t, key) < 0:
-            raise ConfigError(f"[training] {key} must be 0 or more, got {getattr(t, key)}")
-    if t.batch_size < 1:
-        raise ConfigError(f"[training] batch_size must be at least 1, got {t.batch_size}")
-    if t.lr <= 0:
-        raise ConfigError(f"[training] lr must be positive, got {t.lr}")
-    if not 16 <= t.input_size <= data.ROI:
-        raise ConfigError(f"[training] input_size must be 16..{data.ROI}, got {t.input_size}")
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -349,7 +331,6 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     import torch
 
     t = cfg.training
-    _check_options(t)
     model_path = Path(cfg.general.pretrainedmodelpath)
     files = _side_files(model_path)
     dist_info = _init_distributed(cfg.general.device)
