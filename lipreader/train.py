@@ -101,13 +101,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                          f"({str(e).splitlines()[0][:120]})") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise InputError(f"{p}: not a lipreader checkpoint (a model file from another program?)")
-    if ck.get("version", 0) > VERSION:
+    version = ck.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
         raise InputError(f"{p}: made by a newer lipreader (checkpoint version {ck['version']}); upgrade")
+    ModelDims.from_dict(ck.get("dims"), str(p))
+    vocab = ck.get("vocab")
+    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
+        raise InputError(f"{p}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`")
     return ck
 
 
 def _model_from(ck: dict, path: Path) -> tuple[LipReader, ModelDims]:
-    dims = ModelDims.from_dict(ck["dims"])
+    dims = ModelDims.from_dict(ck["dims"], str(path))
     model = build_model(dims)
     try:
         model.load_state_dict(ck["model"])
@@ -310,7 +315,7 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
     dims, origin = None, ""
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
-        dims, vocab = ModelDims.from_dict(ck["dims"]), list(ck["vocab"])
+        dims, vocab = ModelDims.from_dict(ck["dims"], str(model_path)), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
     if dims is None:
         if vocab:

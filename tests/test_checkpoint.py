@@ -1,0 +1,73 @@
+"""Checkpoints that are damaged or crafted: one `Error:` line before any model is built."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lipreader import train
+from lipreader.cli import cli
+from lipreader.errors import InputError
+from lipreader.model import ModelDims
+
+
+def _write(path, dims, vocab=("a", "b", "c")):
+    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims, "vocab": list(vocab),
+                "model": {}, "epoch": 1}, path)
+    return path
+
+
+def _small(**changes):
+    return {**ModelDims.for_arch("small", 3).as_dict(), **changes}
+
+
+@pytest.mark.parametrize("dims,why", [
+    (None, "no 'dims' table"),
+    ("small", "no 'dims' table"),
+    ({k: v for k, v in _small().items() if k != "hidden"}, "hidden is missing"),
+    (_small(num_classes="3"), "num_classes = '3' is not a whole number"),
+    (_small(hidden=64.0), "hidden = 64.0 is not a whole number"),
+    (_small(lstm_layers=True), "lstm_layers = True is not a whole number"),
+    (_small(blocks="1,1,1,1"), "blocks = '1,1,1,1' is not a list of whole numbers"),
+    (_small(arch=34), "arch = 34 is not text"),
+    (_small(arch="resnet50"), "arch 'resnet50' is not one of resnet34, resnet18, small"),
+    (_small(backend="gru"), "backend 'gru' is not one of lstm, tc"),
+    (_small(widths=[16, 32, 64]), "blocks [1, 1, 1, 1] and widths [16, 32, 64] need 1..8 stages each, "
+                                  "as many of both"),
+    (_small(hidden=0), "hidden = 0 must be 1..4096"),
+    (_small(blocks=[1, 1, 1, 100]), "blocks [1, 1, 1, 100] must each be 1..64"),
+    # what a crafted file asked for: terabytes of weights
+    (_small(blocks=[64] * 8, widths=[4096] * 8, hidden=4096),
+     "about 155,559,505,923 parameters, more than the 1,000,000,000 allowed"),
+])
+def test_damaged_dims_are_refused_before_the_model_is_built(tmp_path, dims, why):
+    path = _write(tmp_path / "m.pt", dims)
+    with pytest.raises(InputError) as e:
+        train.load_model(path)
+    assert str(e.value) == f"{path}: damaged model dimensions ({why}); train a model with `lipreader train --new`"
+
+
+def test_a_crafted_checkpoint_is_one_error_line(in_tmp):
+    _write(in_tmp / "m.pt", _small(widths=[16, 32, 64, 4096], blocks=[1, 1, 1, 64]))
+    res = CliRunner().invoke(cli, ["train", "--dry-run", "--model", "m.pt", "--dataset", "nowhere"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        "Error: m.pt: damaged model dimensions (about 19,331,980,755 parameters, more than the "
+        "1,000,000,000 allowed); train a model with `lipreader train --new`"]
+
+
+def test_a_damaged_vocabulary_or_version_is_one_error_line(tmp_path):
+    path = _write(tmp_path / "m.pt", _small(), vocab=())
+    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": _small(), "vocab": "abc"}, path)
+    with pytest.raises(InputError) as e:
+        train.load_checkpoint(path)
+    assert str(e.value) == f"{path}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`"
+    torch.save({"format": train.FORMAT, "version": "1", "dims": _small(), "vocab": ["a"]}, path)
+    with pytest.raises(InputError, match="made by a newer lipreader"):
+        train.load_checkpoint(path)
+
+
+def test_checkpoints_without_a_backend_still_mean_the_bilstm(tmp_path):
+    dims = {k: v for k, v in _small().items() if k != "backend"}
+    assert ModelDims.from_dict(dims).backend == "lstm"
