@@ -169,7 +169,8 @@ def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, devi
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
                                 arch=arch, backend=backend, workers=workers, folder=dataset)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model)
-    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run)
+    given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
+    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 
 @cli.command()

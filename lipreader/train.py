@@ -307,7 +307,17 @@ def _append_accuracy(path: Path, line: str) -> None:
 
 # ---------------------------------------------------------------- the command
 
-def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
+def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[str]) -> None:
+    """--arch / --backend on the command line must describe the model being continued."""
+    dims = ModelDims.from_dict(ck["dims"], str(model_path))
+    for key in ("arch", "backend"):
+        if key in given and getattr(dims, key) != getattr(t, key):
+            raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
+                              f"{BACKEND_NAMES[dims.backend]} model; add --new to start a new model "
+                              "(or --model to name another file)")
+
+
+def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozenset()) -> TrainResult:
     t = cfg.training
     model_path = Path(cfg.general.pretrainedmodelpath)
     clips = data.find_clips(t.folder, "train")
@@ -315,6 +325,7 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
     dims, origin = None, ""
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
+        _check_continued(ck, model_path, t, given)
         dims, vocab = ModelDims.from_dict(ck["dims"], str(model_path)), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
     if dims is None:
@@ -331,8 +342,11 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
 
 
 def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = False,
-        dry_run: bool = False) -> TrainResult:
-    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder."""
+        dry_run: bool = False, given: frozenset[str] = frozenset()) -> TrainResult:
+    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder.
+
+    `given` names the [training] options set on the command line: an --arch or --backend that
+    differs from the model being continued is an error (from options.toml it is a note)."""
     import torch
 
     t = cfg.training
@@ -346,7 +360,7 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
             print(*a, flush=True)
 
     if dry_run:
-        return _dry_run(cfg, new, device, say)
+        return _dry_run(cfg, new, device, say, given)
 
     # -- the model file: continue it, or start a new one
     if new and model_path.exists() and not force:
@@ -355,6 +369,7 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     if not new:
         if model_path.exists():
             ck = load_checkpoint(model_path)
+            _check_continued(ck, model_path, t, given)
         else:
             say(f"no model at {model_path}: starting a new one")
 

@@ -71,3 +71,38 @@ def test_a_damaged_vocabulary_or_version_is_one_error_line(tmp_path):
 def test_checkpoints_without_a_backend_still_mean_the_bilstm(tmp_path):
     dims = {k: v for k, v in _small().items() if k != "backend"}
     assert ModelDims.from_dict(dims).backend == "lstm"
+
+
+def _real(path, arch="small", backend="lstm"):
+    from lipreader.model import build_model
+
+    dims = ModelDims.for_arch(arch, 3, backend=backend)
+    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+                "vocab": ["a", "b", "c"], "model": build_model(dims).state_dict(), "epoch": 2}, path)
+    return path
+
+
+@pytest.mark.parametrize("flags,line", [
+    (["--arch", "resnet34"], "Error: --arch resnet34: m.pt is a small + BiLSTM model; add --new to start a new "
+                             "model (or --model to name another file)"),
+    (["--backend", "tc"], "Error: --backend tc: m.pt is a small + BiLSTM model; add --new to start a new "
+                          "model (or --model to name another file)"),
+])
+def test_an_arch_or_backend_that_differs_from_the_model_continued_is_an_error(in_tmp, flags, line):
+    _real(in_tmp / "m.pt")
+    base = ["train", "--model", "m.pt", "--dataset", "nowhere", "--device", "cpu"]
+    for extra in (["--dry-run"], []):
+        res = CliRunner().invoke(cli, base + flags + extra)
+        assert res.exit_code == 1, res.output
+        assert res.output.splitlines() == [line]
+
+
+def test_the_model_continued_is_described_when_flags_agree_or_are_absent(in_tmp):
+    _real(in_tmp / "m.pt")
+    base = ["train", "--dry-run", "--model", "m.pt", "--dataset", "nowhere", "--device", "cpu"]
+    for flags in ([], ["--arch", "small", "--backend", "lstm"]):
+        res = CliRunner().invoke(cli, base + flags)
+        assert res.exit_code == 0, res.output
+        assert "small + BiLSTM(64), 3 words" in res.output and "trained 2 epochs" in res.output
+    res = CliRunner().invoke(cli, base + ["--new", "--arch", "resnet18"])
+    assert res.exit_code == 0 and "resnet18 + BiLSTM(256)" in res.output
