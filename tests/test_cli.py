@@ -31,3 +31,21 @@ def test_help_imports_nothing_heavy():
 def test_python_dash_m_works():
     res = subprocess.run([sys.executable, "-m", "lipreader", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "build-dataset" in res.stdout
+
+
+def test_a_url_list_that_names_itself_is_one_error_line(in_tmp):
+    (in_tmp / "list.txt").write_text("https://example.invalid/a\nlist.txt\n")
+    res = CliRunner().invoke(cli, ["fetch", "--from-file", "list.txt", "--out", "v"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        "Error: list.txt: a list of URLs that names itself (list.txt -> list.txt); remove that line"]
+
+
+def test_url_lists_that_name_each_other_are_one_error_line(in_tmp):
+    (in_tmp / "a.txt").write_text("b.txt\n")
+    (in_tmp / "b.txt").write_text("# more talks\na.txt\n")
+    res = CliRunner().invoke(cli, ["fetch", "a.txt", "--out", "v"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        "Error: a.txt: a list of URLs that names itself (a.txt -> b.txt -> a.txt); remove that line"]
+    assert not (in_tmp / "v").exists()
