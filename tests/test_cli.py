@@ -49,3 +49,21 @@ def test_url_lists_that_name_each_other_are_one_error_line(in_tmp):
     assert res.output.splitlines() == [
         "Error: a.txt: a list of URLs that names itself (a.txt -> b.txt -> a.txt); remove that line"]
     assert not (in_tmp / "v").exists()
+
+
+def test_without_the_packages_of_the_built_in_faces_synth_and_demo_say_what_to_install(in_tmp, monkeypatch):
+    from builder import synth
+
+    monkeypatch.setattr(synth, "_POSES", None)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "av", None)
+    res = CliRunner().invoke(cli, ["synth", "corpus"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        "Error: the built-in faces need scikit-image, av, not installed: pip install scikit-image av "
+        "(or give --faces a folder of your own face photos)"]
+    res = CliRunner().invoke(cli, ["demo", "--out", "d"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        "Error: the built-in faces need scikit-image, av, not installed: pip install scikit-image av"]
+    assert not (in_tmp / "corpus").exists() and not (in_tmp / "d").exists()
