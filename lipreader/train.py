@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import data
-from lipreader.atomic import atomic_path, write_json, write_text
+from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
 from lipreader.model import (
@@ -129,10 +129,15 @@ def load_model(path: str | os.PathLike, device="cpu") -> tuple[LipReader, list[s
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Serialised in memory first: torch's own file writer turns a full disk into an unnamed
+    RuntimeError, a plain write into a DiskFull error."""
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes(path, buf.getbuffer())
 
 
 # ---------------------------------------------------------------- distributed

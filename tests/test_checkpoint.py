@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from click.testing import CliRunner
 
 from lipreader import train
 from lipreader.cli import cli
-from lipreader.errors import InputError
+from lipreader.errors import DiskFull, InputError
 from lipreader.model import ModelDims
 
 
@@ -106,3 +110,55 @@ def test_the_model_continued_is_described_when_flags_agree_or_are_absent(in_tmp)
         assert "small + BiLSTM(64), 3 words" in res.output and "trained 2 epochs" in res.output
     res = CliRunner().invoke(cli, base + ["--new", "--arch", "resnet18"])
     assert res.exit_code == 0 and "resnet18 + BiLSTM(256)" in res.output
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def _full_disk(monkeypatch, code=errno.ENOSPC):
+    def write_bytes(self, data):
+        with open(self, "wb") as f:
+            f.write(bytes(data)[:100])            # part of it lands, then the disk is full
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_while_saving_a_checkpoint_is_one_error_and_keeps_the_old_file(tmp_path, monkeypatch, code):
+    path = _real(tmp_path / "m.pt")
+    before = path.read_bytes()
+    _full_disk(monkeypatch, code)
+    with pytest.raises(DiskFull) as e:
+        train.save_checkpoint(path, {"format": train.FORMAT, "weights": torch.zeros(1000)})
+    assert str(e.value) == (f"{path}: the disk is full (or over quota); free some space and run again "
+                            "(nothing half-written was left)")
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_a_full_disk_while_writing_json_is_one_error_line(in_tmp, monkeypatch):
+    from lipreader import atomic
+
+    _full_disk(monkeypatch)
+    with pytest.raises(DiskFull, match=r"^stats.json: the disk is full"):
+        atomic.write_json(Path("stats.json"), {"clips": 3})
+    monkeypatch.undo()
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_full_disk_while_encoding_a_clip_is_one_error(tmp_path, monkeypatch):
+    import numpy as np
+
+    from builder import media
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\ncat > /dev/null\n"
+                    "echo 'Error writing trailer of clip.mp4: No space left on device' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(media, "ffmpeg_exe", lambda: str(fake))
+    clip = tmp_path / "out" / "clip.mp4"
+    with pytest.raises(DiskFull, match=r"clip.mp4: the disk is full \(or over quota\)"):
+        media.write_video(clip, [np.zeros((96, 96), np.uint8)] * 3, lossless=True)
+    assert list((tmp_path / "out").iterdir()) == []
+
