@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lipreader.errors import DiskFull
+from lipreader.errors import DiskFull, InputError
 
 FULL = (errno.ENOSPC, errno.EDQUOT)  # OSError numbers of a full disk or quota
 
@@ -26,6 +26,24 @@ def temp_name(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     return Path(name)
+
+
+def check_writable(path: str | os.PathLike, what: str, hint: str) -> None:
+    """An error now, before the long work, when the file or folder `path` could not be written:
+    a file is made and removed in the nearest existing folder on its way (nothing is created)."""
+    path = Path(path).absolute()
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write the {what} {path}: {folder} is a file, not a folder; "
+                         f"choose another with {hint}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write the {what} {path}: {e.strerror or e} in {folder}; "
+                         f"choose another with {hint}") from e
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader import data
+from lipreader import atomic, data
 from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
@@ -366,6 +366,10 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
 
     if dry_run:
         return _dry_run(cfg, new, device, say, given)
+    atomic.check_writable(model_path, "model", "--model or [general] pretrainedmodelpath")
+    if validate:
+        atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
+                              "[validation] accuracyfilelocation")
 
     # -- the model file: continue it, or start a new one
     if new and model_path.exists() and not force:

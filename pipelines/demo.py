@@ -109,6 +109,7 @@ def run(cfg: Config, out: Path, quick: bool = False) -> dict:
     from pipelines import read as read_pipeline
 
     check_face_packages()
+    atomic.check_writable(out, "demo folder", "--out")
 
     s = QUICK if quick else FULL
     out = Path(out).resolve()

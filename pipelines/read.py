@@ -625,6 +625,10 @@ def run(cfg: Config, source: str, out: Path | None = None, captions: str = "auto
 
     t0 = time.perf_counter()
     fmt = cfg.prediction.format
+    if out is not None:
+        atomic.check_writable(out, "report", "--out")
+    if annotate is not None:
+        atomic.check_writable(annotate, "annotated video", "--annotate")
     if captions not in ("auto", "none"):
         raise InputError(f"--captions must be auto or none, got {captions!r}")
     reader = load_reader(cfg.general.pretrainedmodelpath, cfg.general.device, cfg.prediction.bf16)

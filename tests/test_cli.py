@@ -1,6 +1,8 @@
+import errno
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from lipreader.cli import cli
@@ -67,3 +69,35 @@ def test_without_the_packages_of_the_built_in_faces_synth_and_demo_say_what_to_i
     assert res.output.splitlines() == [
         "Error: the built-in faces need scikit-image, av, not installed: pip install scikit-image av"]
     assert not (in_tmp / "corpus").exists() and not (in_tmp / "d").exists()
+
+
+@pytest.mark.parametrize("args,what,hint", [
+    (["train", "--new", "--model", "blocker/m.pt", "--dataset", "nowhere"], "model blocker/m.pt",
+     "--model or [general] pretrainedmodelpath"),
+    (["build-dataset", "--videos", "v", "--out", "blocker/ds"], "dataset blocker/ds", "--out or [general] dataset"),
+    (["read", "talk.mp4", "--out", "blocker/r.txt"], "report blocker/r.txt", "--out"),
+    (["demo", "--out", "blocker/d"], "demo folder blocker/d", "--out"),
+])
+def test_an_unwritable_output_is_one_error_line_before_any_work(in_tmp, args, what, hint):
+    (in_tmp / "blocker").write_text("a file where a folder should be")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1
+    name, rel = what.rsplit(" ", 1)
+    assert res.output.splitlines() == [
+        f"Error: cannot write the {name} {in_tmp / rel}: {in_tmp / 'blocker'} is a file, not a folder; "
+        f"choose another with {hint}"]
+
+
+def test_a_folder_without_write_permission_is_named(in_tmp, monkeypatch):
+    from lipreader import atomic
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(atomic.tempfile, "NamedTemporaryFile", denied)
+    res = CliRunner().invoke(cli, ["train", "--new", "--model", "models/m.pt", "--dataset", "nowhere"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [
+        f"Error: cannot write the model {in_tmp / 'models/m.pt'}: Permission denied in {in_tmp}; "
+        "choose another with --model or [general] pretrainedmodelpath"]
+    assert not (in_tmp / "models").exists()
