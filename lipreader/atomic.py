@@ -6,6 +6,7 @@ Everything is written under a temporary name in the same folder, then renamed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -14,6 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lipreader.errors import DiskFull, InputError
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # OSError numbers of a full disk or quota
+
 
 def temp_name(path: Path) -> Path:
     """A fresh temporary name beside `path` that keeps its suffix (ffmpeg picks formats by it)."""
@@ -21,6 +26,24 @@ def temp_name(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     return Path(name)
+
+
+def check_writable(path: str | os.PathLike, what: str, hint: str) -> None:
+    """An error now, before the long work, when the file or folder `path` could not be written:
+    a file is made and removed in the nearest existing folder on its way (nothing is created)."""
+    path = Path(path).absolute()
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write the {what} {path}: {folder} is a file, not a folder; "
+                         f"choose another with {hint}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write the {what} {path}: {e.strerror or e} in {folder}; "
+                         f"choose another with {hint}") from e
 
 
 @contextlib.contextmanager
@@ -32,12 +55,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in FULL:
+            raise DiskFull(path) from e
         raise
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -61,8 +86,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno in FULL:
+            raise DiskFull(path) from e
         raise
 
 

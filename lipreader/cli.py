@@ -31,6 +31,8 @@ def _config(ctx: click.Context) -> Config:
     """options.toml, read when a command runs (so `--help` works even when the file is broken)."""
     if "config" not in ctx.obj:
         ctx.obj["config"] = load_config(ctx.obj["config_path"])
+        for notice in ctx.obj["config"].notices:
+            click.echo(notice, err=True)
     return ctx.obj["config"]
 
 
@@ -167,7 +169,8 @@ def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, devi
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
                                 arch=arch, backend=backend, workers=workers, folder=dataset)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model)
-    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run)
+    given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
+    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 
 @cli.command()

@@ -1,8 +1,10 @@
 """options.toml -> frozen dataclasses.
 
 Every key has a default here and a one-line comment in the repository's options.toml.
-Unknown keys are rejected with the closest valid key; wrong types name the expected type.
-Command-line flags override file values through `Config.override`.
+Unknown keys are rejected with the closest valid key; wrong types name the expected type;
+values out of range or not among the choices are rejected when the file loads and when a
+command-line flag overrides them (`Config.override`). The original project's options.toml
+loads too: its keys are read as ours with a notice each (`LEGACY`), or named as ignored.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any, get_type_hints
 from lipreader.errors import ConfigError
 
 DEFAULT_FILE = "options.toml"
+ROI = 96  # the dataset's mouth clips are ROI x ROI
+ARCHS = ("resnet34", "resnet18", "small")
+BACKENDS = ("lstm", "tc")
+DEVICES = ("auto", "cuda", "cpu")
+OPTIMIZERS = ("adamw", "sgd")
+FORMATS = ("table", "json", "srt", "vtt", "csv")
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class Config:
     validation: Validation = field(default_factory=Validation)
     prediction: Prediction = field(default_factory=Prediction)
     source: str = "(defaults)"
+    notices: tuple[str, ...] = ()  # one line per key of the original project's file, read or ignored
 
     def override(self, section: str, **values: Any) -> Config:
         """A copy with `values` (the command-line flags) replacing the section's keys; None means 'not given'."""
@@ -112,15 +121,19 @@ class Config:
         if not given:
             return self
         current = getattr(self, section)
-        checked = {k: _check_value(v, _hints(type(current))[k], f"--{k.replace('_', '-')}", section, k)
-                   for k, v in given.items()}
+        checked = {}
+        for k, v in given.items():
+            flag = f"--{k.replace('_', '-')}"
+            checked[k] = _check_range(_check_value(v, _hints(type(current))[k], flag, section, k),
+                                      flag, section, k)
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **checked)})
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in fields(self) if f.name != "source"}
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
-SECTIONS = {f.name: f.default_factory for f in fields(Config) if f.name != "source"}  # type: ignore[misc]
+SECTIONS = {f.name: f.default_factory for f in fields(Config)  # type: ignore[misc]
+            if f.name not in ("source", "notices")}
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -164,6 +177,78 @@ def _check_value(value: Any, tp: Any, where: str, section: str, key: str) -> Any
     return tuple(float(x) for x in value)
 
 
+def _at_least(lo: float) -> tuple[Any, str]:
+    return (lambda v: v >= lo), f"must be at least {lo}"
+
+
+def _more_than(lo: float) -> tuple[Any, str]:
+    return (lambda v: v > lo), f"must be more than {lo}"
+
+
+def _between(lo: float, hi: float, why: str = "") -> tuple[Any, str]:
+    return (lambda v: lo <= v <= hi), f"must be between {lo} and {hi}{why}"
+
+
+def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
+    return (lambda v: v in choices), f"must be one of {', '.join(choices)}"
+
+
+def _fractions() -> tuple[Any, str]:
+    return (lambda v: all(f >= 0 for f in v) and sum(v) > 0), \
+        "must be three fractions (train, val, test), none negative and not all 0"
+
+
+# (section, key) -> (test, what the value must be). Keys not listed take any value of their type.
+RANGES: dict[tuple[str, str], tuple[Any, str]] = {
+    ("general", "device"): _one_of(DEVICES),
+    ("general", "seed"): _between(0, 2**32 - 1),
+    ("fetch", "max_height"): _at_least(1),
+    ("fetch", "max_videos"): _at_least(0),
+    ("fetch", "max_duration"): _at_least(0),
+    ("fetch", "socket_timeout"): _more_than(0),
+    ("fetch", "retries"): _at_least(0),
+    ("build", "words"): _at_least(1),
+    ("build", "min_count"): _at_least(1),
+    ("build", "min_length"): _at_least(1),
+    ("build", "max_per_word"): _at_least(0),
+    ("build", "splits"): _fractions(),
+    ("build", "frames"): _at_least(1),
+    ("build", "padding"): _at_least(0),
+    ("build", "min_face_fraction"): _between(0, 1),
+    ("build", "min_face_size"): _at_least(0),
+    ("build", "max_yaw"): _between(0, 90),
+    ("build", "mesh_every"): _at_least(1),
+    ("build", "workers"): _at_least(0),
+    ("training", "printfrequency"): _at_least(0),
+    ("training", "epochs"): _at_least(0),
+    ("training", "batch_size"): _at_least(1),
+    ("training", "lr"): _more_than(0),
+    ("training", "optimizer"): _one_of(OPTIMIZERS),
+    ("training", "weight_decay"): _at_least(0),
+    ("training", "momentum"): _between(0, 1),
+    ("training", "warmup_epochs"): _at_least(0),
+    ("training", "schedule_epochs"): _at_least(0),
+    ("training", "label_smoothing"): _between(0, 1),
+    ("training", "arch"): _one_of(ARCHS),
+    ("training", "backend"): _one_of(BACKENDS),
+    ("training", "input_size"): _between(16, ROI, f" (the mouth clips are {ROI}x{ROI}; the paper's 112 "
+                                                   "was cut from larger mouth regions)"),
+    ("training", "time_mask"): _at_least(0),
+    ("training", "workers"): _at_least(0),
+    ("prediction", "top_k"): _at_least(1),
+    ("prediction", "stride"): _at_least(1),
+    ("prediction", "format"): _one_of(FORMATS),
+}
+
+
+def _check_range(value: Any, where: str, section: str, key: str) -> Any:
+    rule = RANGES.get((section, key))
+    if rule is not None and not rule[0](value):
+        shown = list(value) if isinstance(value, tuple) else value
+        raise ConfigError(f"{where}: [{section}] {key} {rule[1]}, got {shown!r}")
+    return value
+
+
 def _suggest(name: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(choices)})"
@@ -179,22 +264,89 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return toml.load(path)
 
 
+def _model_type(value: Any) -> str | None:
+    return {"lstm": "lstm", "lstm-init": "lstm", "temp-conv": "tc"}.get(str(value).lower())
+
+
+# The original project's options.toml: (section, key) -> (our section, our key, value converter)
+# for the keys we read, or the reason a key is ignored.
+LEGACY: dict[tuple[str, str], tuple[str, str, Any] | str] = {
+    ("general", "usecudnn"): ("general", "device", lambda v: "auto" if v else "cpu"),
+    ("general", "usecudnnbenchmark"): "cuDNN benchmarking is on whenever training runs on CUDA",
+    ("general", "gpuid"): "choose the GPU with CUDA_VISIBLE_DEVICES",
+    ("general", "loadpretrainedmodel"): "`train` continues pretrainedmodelpath unless given --new",
+    ("general", "savemodel"): "`train` always saves the model to pretrainedmodelpath",
+    ("input", "batchsize"): ("training", "batch_size", None),
+    ("input", "numworkers"): ("training", "workers", None),
+    ("input", "shuffle"): "training clips are always shuffled (seeded by [general] seed)",
+    ("input", "padding"): ("build", "padding", None),
+    ("model", "type"): ("training", "backend", _model_type),
+    ("model", "inputdim"): "the ResNet's output width follows [training] arch",
+    ("model", "hiddendim"): "the LSTM size follows [training] arch",
+    ("model", "numclasses"): ("build", "words", None),
+    ("model", "numlstms"): "the BiLSTM has 2 layers, as in the paper",
+    ("training", "train"): "`lipreader train` trains, `lipreader read` predicts",
+    ("training", "startepoch"): "the model file records its epoch and `train` continues from it",
+    ("training", "statsfrequency"): ("training", "printfrequency", None),
+    ("training", "learningrate"): ("training", "lr", None),
+    ("training", "weightdecay"): ("training", "weight_decay", None),
+    ("training", "dataset"): ("training", "folder", None),
+    ("validation", "validate"): "validate with `lipreader train --validate`",
+    ("validation", "saveaccuracy"): "each validation appends to [validation] accuracyfilelocation",
+    ("validation", "dataset"): "[validation] folder names a split of [training] folder",
+}
+LEGACY_SECTIONS = sorted({sec for sec, _ in LEGACY} - set(SECTIONS))
+
+
+def _legacy(where: str, section: str, key: str, value: Any, native: dict[str, dict[str, Any]],
+            mapped: dict[tuple[str, str], Any], notices: list[str]) -> None:
+    """Read one key of the original project's file into `mapped`, or note why it is ignored."""
+    entry = LEGACY[(section, key)]
+    old = f"{where}: [{section}] {key} (the original project's key)"
+    if isinstance(entry, str):
+        notices.append(f"{old} is ignored: {entry}")
+        return
+    to_section, to_key, convert = entry
+    ours = f"[{to_section}] {to_key}"
+    new = convert(value) if convert is not None else value
+    if new is None:
+        notices.append(f"{old} is ignored: {value!r} has no counterpart in {ours}")
+    elif to_key in native.get(to_section, {}) or (to_section, to_key) in mapped:
+        notices.append(f"{old} is ignored: {ours} is set")
+    else:
+        tp = _hints(type(SECTIONS[to_section]()))[to_key]
+        mapped[(to_section, to_key)] = _check_range(
+            _check_value(new, tp, f"{where} ([{section}] {key})", to_section, to_key),
+            f"{where} ([{section}] {key})", to_section, to_key)
+        notices.append(f"{old} is read as {ours} = {_toml_value(mapped[(to_section, to_key)])}")
+
+
 def parse(data: dict[str, Any], where: str = "options.toml") -> Config:
-    sections: dict[str, Any] = {}
+    native: dict[str, dict[str, Any]] = {}
+    legacy: list[tuple[str, str, Any]] = []
     for name, values in data.items():
-        if name not in SECTIONS:
+        if name not in SECTIONS and name not in LEGACY_SECTIONS:
             raise ConfigError(f"{where}: unknown section [{name}]{_suggest(name, list(SECTIONS))}")
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: [{name}] must be a table of keys")
-        cls = type(SECTIONS[name]())
-        hints = _hints(cls)
-        checked = {}
+        hints = _hints(type(SECTIONS[name]())) if name in SECTIONS else {}
         for key, value in values.items():
-            if key not in hints:
-                raise ConfigError(f"{where}: unknown key '{key}' in [{name}]{_suggest(key, list(hints))}")
-            checked[key] = _check_value(value, hints[key], where, name, key)
-        sections[name] = cls(**checked)
-    return Config(**sections, source=where)
+            if key in hints:
+                native.setdefault(name, {})[key] = _check_range(
+                    _check_value(value, hints[key], where, name, key), where, name, key)
+            elif (name, key) in LEGACY:
+                legacy.append((name, key, value))
+            else:
+                known = list(hints) or [k for sec, k in LEGACY if sec == name]
+                raise ConfigError(f"{where}: unknown key '{key}' in [{name}]{_suggest(key, known)}")
+    mapped: dict[tuple[str, str], Any] = {}
+    notices: list[str] = []
+    for name, key, value in legacy:
+        _legacy(where, name, key, value, native, mapped, notices)
+    for (name, key), value in mapped.items():
+        native.setdefault(name, {})[key] = value
+    sections = {name: type(SECTIONS[name]())(**values) for name, values in native.items()}
+    return Config(**sections, source=where, notices=tuple(notices))
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

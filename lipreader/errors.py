@@ -24,3 +24,11 @@ class SkipVideo(LipreaderError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class DiskFull(LipreaderError):
+    """A write ran out of disk space or quota; the batch stops (every later write would fail too)."""
+
+    def __init__(self, path: object):
+        super().__init__(f"{path}: the disk is full (or over quota); free some space and run again "
+                         "(nothing half-written was left)")

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from lipreader.config import BACKENDS, ROI
+from lipreader.errors import InputError
 
 ARCHS = {
     # name: (blocks per stage, channels per stage, LSTM hidden size, ROI downsampling)
@@ -34,9 +38,12 @@ ARCHS = {
     # the same design with a quarter of the channels at half the resolution (CPU tests, demo)
     "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
 }
-BACKENDS = ("lstm", "tc")
 BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC"}  # as summaries and logs print them
-ROI_SIZE = 96  # the dataset's mouth clips are 96x96
+# (least, most) of each dimension a checkpoint may ask for, and of the parameters in all
+LIMITS = {"num_classes": (1, 100_000), "input_size": (8, 512), "frames": (1, 10_000), "hidden": (1, 4096),
+          "lstm_layers": (1, 8), "downsample": (1, 8), "stages": (1, 8), "blocks": (1, 64), "widths": (1, 4096)}
+MAX_PARAMETERS = 1_000_000_000
+ROI_SIZE = ROI  # the dataset's mouth clips are 96x96
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,79 @@ class ModelDims:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelDims:
-        known = {f.name for f in dataclasses.fields(cls)}
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
-        return cls(**d)
+    def from_dict(cls, d: Any, where: str = "checkpoint") -> ModelDims:
+        """Rebuild from a checkpoint's dict, refusing a missing field, a wrong type or a size
+        beyond `LIMITS` (a crafted file must not make torch allocate terabytes)."""
+        def damaged(why: str) -> InputError:
+            return InputError(f"{where}: damaged model dimensions ({why}); "
+                              "train a model with `lipreader train --new`")
+
+        if not isinstance(d, dict):
+            raise damaged("no 'dims' table")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                if f.name == "backend":
+                    continue  # made before the TC back end existed: the BiLSTM
+                raise damaged(f"{f.name} is missing")
+            v = d[f.name]
+            if f.name in ("arch", "backend"):
+                ok = isinstance(v, str)
+            elif f.name in ("blocks", "widths"):
+                ok = isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)
+                v = tuple(v) if ok else v
+            else:
+                ok = _is_int(v)
+            if not ok:
+                kind = {"arch": "text", "backend": "text", "blocks": "a list of whole numbers",
+                        "widths": "a list of whole numbers"}.get(f.name, "a whole number")
+                raise damaged(f"{f.name} = {v!r} is not {kind}")
+            values[f.name] = v
+        dims = cls(**values)
+        problem = dims.problem()
+        if problem:
+            raise damaged(problem)
+        return dims
+
+    def problem(self) -> str | None:
+        """What makes these dimensions unbuildable or absurdly large, or None."""
+        if self.arch not in ARCHS:
+            return f"arch {self.arch!r} is not one of {', '.join(ARCHS)}"
+        if self.backend not in BACKENDS:
+            return f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}"
+        if not 1 <= len(self.blocks) == len(self.widths) <= LIMITS["stages"][1]:
+            return f"blocks {list(self.blocks)} and widths {list(self.widths)} need 1..8 stages each, as many of both"
+        for name, values in (("blocks", self.blocks), ("widths", self.widths)):
+            lo, hi = LIMITS[name]
+            if not all(lo <= v <= hi for v in values):
+                return f"{name} {list(values)} must each be {lo}..{hi}"
+        for name in ("num_classes", "input_size", "frames", "hidden", "lstm_layers", "downsample"):
+            lo, hi = LIMITS[name]
+            if not lo <= getattr(self, name) <= hi:
+                return f"{name} = {getattr(self, name)} must be {lo}..{hi}"
+        n = self.parameter_estimate()
+        if n > MAX_PARAMETERS:
+            return f"about {n:,} parameters, more than the {MAX_PARAMETERS:,} allowed"
+        return None
+
+    def parameter_estimate(self) -> int:
+        """Roughly the parameter count (an upper bound on the weights, not exact)."""
+        w, h = self.widths, self.hidden
+        n = 5 * 7 * 7 * w[0]
+        cin = w[0]
+        for blocks, cout in zip(self.blocks, self.widths, strict=True):
+            n += blocks * 9 * 2 * max(cin, cout) * cout + cin * cout
+            cin = cout
+        dim = max(w[-1], 2 * h)
+        if self.backend == "tc":
+            n += 5 * 2 * dim * 2 * h
+        else:
+            n += self.lstm_layers * 2 * 4 * h * (dim + h + 2)
+        return n + (2 * h + 1) * self.num_classes
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:

@@ -23,7 +23,8 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.min_interval = min_interval if min_interval is not None else (0.2 if self.tty else 5.0)
         self.start = time.perf_counter()
-        self._last = 0.0
+        self._last = float("-inf")  # the first update is always shown
+        self._drawn: tuple[int, str] | None = None  # (count, postfix) of the last line printed
         self.postfix = ""
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
@@ -48,8 +49,11 @@ class Progress:
             return
         if self.tty:
             self.stream.write("\r\033[K" + self._line() + ("\n" if final else ""))
+        elif final and self._drawn == (self.n, self.postfix):
+            return  # the last line printed already says this; a log gets each line once
         else:
             self.stream.write(self._line() + "\n")
+        self._drawn = (self.n, self.postfix)
         self.stream.flush()
 
     def close(self) -> None:

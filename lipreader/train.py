@@ -18,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader import data
-from lipreader.atomic import atomic_path, write_json, write_text
+from lipreader import atomic, data
+from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
 from lipreader.model import (
-    ARCHS,
     BACKEND_NAMES,
-    BACKENDS,
     LipReader,
     ModelDims,
     build_model,
@@ -86,22 +84,6 @@ def resolve_device(name: str, local_rank: int = 0):
     return torch.device("cuda", local_rank)
 
 
-def _check_options(t: Training) -> None:
-    if t.arch not in ARCHS:
-        raise ConfigError(f"[training] arch must be one of {', '.join(ARCHS)}, got {t.arch!r}")
-    if t.backend not in BACKENDS:
-        raise ConfigError(f"[training] backend must be one of {', '.join(BACKENDS)}, got {t.backend!r}")
-    for key in ("epochs", "printfrequency"):
-        if getattr(t, key) < 0:
-            raise ConfigError(f"[training] {key} must be 0 or more, got {getattr(t, key)}")
-    if t.batch_size < 1:
-        raise ConfigError(f"[training] batch_size must be at least 1, got {t.batch_size}")
-    if t.lr <= 0:
-        raise ConfigError(f"[training] lr must be positive, got {t.lr}")
-    if not 16 <= t.input_size <= data.ROI:
-        raise ConfigError(f"[training] input_size must be 16..{data.ROI}, got {t.input_size}")
-
-
 # ---------------------------------------------------------------- checkpoints
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -119,13 +101,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                          f"({str(e).splitlines()[0][:120]})") from e
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise InputError(f"{p}: not a lipreader checkpoint (a model file from another program?)")
-    if ck.get("version", 0) > VERSION:
+    version = ck.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
         raise InputError(f"{p}: made by a newer lipreader (checkpoint version {ck['version']}); upgrade")
+    ModelDims.from_dict(ck.get("dims"), str(p))
+    vocab = ck.get("vocab")
+    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
+        raise InputError(f"{p}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`")
     return ck
 
 
 def _model_from(ck: dict, path: Path) -> tuple[LipReader, ModelDims]:
-    dims = ModelDims.from_dict(ck["dims"])
+    dims = ModelDims.from_dict(ck["dims"], str(path))
     model = build_model(dims)
     try:
         model.load_state_dict(ck["model"])
@@ -142,10 +129,15 @@ def load_model(path: str | os.PathLike, device="cpu") -> tuple[LipReader, list[s
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Serialised in memory first: torch's own file writer turns a full disk into an unnamed
+    RuntimeError, a plain write into a DiskFull error."""
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes(path, buf.getbuffer())
 
 
 # ---------------------------------------------------------------- distributed
@@ -320,7 +312,17 @@ def _append_accuracy(path: Path, line: str) -> None:
 
 # ---------------------------------------------------------------- the command
 
-def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
+def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[str]) -> None:
+    """--arch / --backend on the command line must describe the model being continued."""
+    dims = ModelDims.from_dict(ck["dims"], str(model_path))
+    for key in ("arch", "backend"):
+        if key in given and getattr(dims, key) != getattr(t, key):
+            raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
+                              f"{BACKEND_NAMES[dims.backend]} model; add --new to start a new model "
+                              "(or --model to name another file)")
+
+
+def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozenset()) -> TrainResult:
     t = cfg.training
     model_path = Path(cfg.general.pretrainedmodelpath)
     clips = data.find_clips(t.folder, "train")
@@ -328,7 +330,8 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
     dims, origin = None, ""
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
-        dims, vocab = ModelDims.from_dict(ck["dims"]), list(ck["vocab"])
+        _check_continued(ck, model_path, t, given)
+        dims, vocab = ModelDims.from_dict(ck["dims"], str(model_path)), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
     if dims is None:
         if vocab:
@@ -344,12 +347,14 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
 
 
 def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = False,
-        dry_run: bool = False) -> TrainResult:
-    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder."""
+        dry_run: bool = False, given: frozenset[str] = frozenset()) -> TrainResult:
+    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder.
+
+    `given` names the [training] options set on the command line: an --arch or --backend that
+    differs from the model being continued is an error (from options.toml it is a note)."""
     import torch
 
     t = cfg.training
-    _check_options(t)
     model_path = Path(cfg.general.pretrainedmodelpath)
     files = _side_files(model_path)
     dist_info = _init_distributed(cfg.general.device)
@@ -360,7 +365,11 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
             print(*a, flush=True)
 
     if dry_run:
-        return _dry_run(cfg, new, device, say)
+        return _dry_run(cfg, new, device, say, given)
+    atomic.check_writable(model_path, "model", "--model or [general] pretrainedmodelpath")
+    if validate:
+        atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
+                              "[validation] accuracyfilelocation")
 
     # -- the model file: continue it, or start a new one
     if new and model_path.exists() and not force:
@@ -369,6 +378,7 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     if not new:
         if model_path.exists():
             ck = load_checkpoint(model_path)
+            _check_continued(ck, model_path, t, given)
         else:
             say(f"no model at {model_path}: starting a new one")
 

@@ -167,8 +167,8 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
     videos_root, out = Path(cfg.general.videos), Path(cfg.general.dataset)
     shard_kn = ds.parse_shard(shard)
     fractions = ds.check_splits(b.splits)
-    if b.frames < 1 or b.padding < 0:
-        raise InputError("--frames must be at least 1 and padding at least 0")
+    atomic.check_writable(out, "dataset", "--out or [general] dataset")
+    atomic.check_writable(videos_root, "videos folder (tracking writes there)", "--videos or [general] videos")
     all_dirs = video_dirs(videos_root)
     if not all_dirs:
         raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")

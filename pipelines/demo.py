@@ -101,12 +101,15 @@ def _serve(folder: Path) -> Iterator[str]:
 
 
 def run(cfg: Config, out: Path, quick: bool = False) -> dict:
-    from builder.synth import make_corpus, playlist_html
+    from builder.synth import check_face_packages, make_corpus, playlist_html
     from lipreader import atomic
     from lipreader import train as train_module
     from pipelines import build as build_pipeline
     from pipelines import fetch as fetch_pipeline
     from pipelines import read as read_pipeline
+
+    check_face_packages()
+    atomic.check_writable(out, "demo folder", "--out")
 
     s = QUICK if quick else FULL
     out = Path(out).resolve()

@@ -91,8 +91,9 @@ def read_url_list(path: Path) -> list[str]:
     return items
 
 
-def classify(item: str) -> list[Source]:
-    """What one command-line item is: a URL, a local video (or a folder / list of them)."""
+def classify(item: str, within: tuple[Path, ...] = ()) -> list[Source]:
+    """What one command-line item is: a URL, a local video (or a folder / list of them).
+    `within` are the lists being read, outermost first: a list met again is a loop."""
     from builder.localvideo import VIDEO_EXTS, is_video_file
 
     p = Path(item).expanduser()
@@ -103,7 +104,11 @@ def classify(item: str) -> list[Source]:
                 [Source("bad", item, "a folder with no video files")]
         if is_video_file(p):
             return [Source("file", str(p.resolve()))]
-        return [s for line in read_url_list(p) for s in classify(line)]
+        here = p.resolve()
+        if here in within:
+            chain = " -> ".join(q.name for q in (*within[within.index(here):], here))
+            raise InputError(f"{item}: a list of URLs that names itself ({chain}); remove that line")
+        return [s for line in read_url_list(p) for s in classify(line, (*within, here))]
     scheme = item.split("://", 1)[0].lower() if "://" in item else ""
     if scheme in ("http", "https") and re.match(r"^https?://[^/\s]+", item, re.I):
         return [Source("url", item)]
@@ -115,16 +120,16 @@ def classify(item: str) -> list[Source]:
 
 
 def gather(urls: list[str], from_file: str | None) -> list[Source]:
-    items = list(urls)
+    items: list[tuple[str, tuple[Path, ...]]] = [(u, ()) for u in urls]
     if from_file:
         if not Path(from_file).is_file():
             raise InputError(f"--from-file {from_file}: no such file")
-        items += read_url_list(Path(from_file))
+        items += [(line, (Path(from_file).resolve(),)) for line in read_url_list(Path(from_file))]
     if not items:
         raise InputError("nothing to fetch: give URLs, video files or --from-file urls.txt")
     sources, seen = [], set()
-    for item in items:
-        for s in classify(item):
+    for item, within in items:
+        for s in classify(item, within):
             if (s.kind, s.text) not in seen:
                 seen.add((s.kind, s.text))
                 sources.append(s)

@@ -30,7 +30,7 @@ from builder import clips as clipmod
 from builder.captions import Word
 from builder.layout import VideoDir
 from lipreader import atomic
-from lipreader.config import Config
+from lipreader.config import FORMATS, Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Prediction, Reader
 from lipreader.progress import Progress
@@ -41,7 +41,6 @@ CENTRE = 9              # frames at a sliding window's centre that must show spe
 MIN_WORD_FRAMES = 6     # sliding windows agreeing over fewer frames (0.24 s) make no word
 SLIDING = "sliding-window"
 NO_SPEECH = "mouth closed and still"
-FORMATS = ("table", "json", "srt", "vtt", "csv")
 
 
 @dataclass
@@ -474,8 +473,6 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     else:
         mode = "sliding"
         stride = cfg.prediction.stride
-        if stride < 1:
-            raise InputError(f"--stride must be at least 1 frame, got {stride}")
         windows = sliding_windows(track, opening, limits, stride)
         good = [(c, p) for c, p in windows if not isinstance(p, str)]
         skipped = Counter(p for _, p in windows if isinstance(p, str))
@@ -628,10 +625,10 @@ def run(cfg: Config, source: str, out: Path | None = None, captions: str = "auto
 
     t0 = time.perf_counter()
     fmt = cfg.prediction.format
-    if fmt not in FORMATS:
-        raise InputError(f"[prediction] format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if cfg.prediction.top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {cfg.prediction.top_k}")
+    if out is not None:
+        atomic.check_writable(out, "report", "--out")
+    if annotate is not None:
+        atomic.check_writable(annotate, "annotated video", "--annotate")
     if captions not in ("auto", "none"):
         raise InputError(f"--captions must be auto or none, got {captions!r}")
     reader = load_reader(cfg.general.pretrainedmodelpath, cfg.general.device, cfg.prediction.bf16)

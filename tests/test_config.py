@@ -77,3 +77,149 @@ def test_bad_config_is_one_line_error(in_tmp):
     assert res.exit_code == 1 and "missing.toml does not exist" in res.output
     res = CliRunner().invoke(cli, ["train", "--help"])  # help still works with a broken file
     assert res.exit_code == 0 and "--epochs" in res.output
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("build", "mesh_every", 0, "[build] mesh_every must be at least 1, got 0"),
+    ("build", "splits", [0.5, -0.5, 1.0],
+     "[build] splits must be three fractions (train, val, test), none negative and not all 0, "
+     "got [0.5, -0.5, 1.0]"),
+    ("build", "min_face_fraction", 1.5, "[build] min_face_fraction must be between 0 and 1, got 1.5"),
+    ("training", "batch_size", 0, "[training] batch_size must be at least 1, got 0"),
+    ("training", "lr", 0.0, "[training] lr must be more than 0, got 0.0"),
+    ("training", "optimizer", "adam", "[training] optimizer must be one of adamw, sgd, got 'adam'"),
+    ("training", "arch", "resnet50", "[training] arch must be one of resnet34, resnet18, small, got 'resnet50'"),
+    ("general", "device", "gpu", "[general] device must be one of auto, cuda, cpu, got 'gpu'"),
+    ("prediction", "format", "xml", "[prediction] format must be one of table, json, srt, vtt, csv, got 'xml'"),
+    ("prediction", "stride", 0, "[prediction] stride must be at least 1, got 0"),
+    ("fetch", "socket_timeout", 0.0, "[fetch] socket_timeout must be more than 0, got 0.0"),
+])
+def test_ranges_and_choices_are_checked_when_the_file_loads(section, key, value, message):
+    with pytest.raises(ConfigError) as e:
+        parse({section: {key: value}}, "my.toml")
+    assert str(e.value) == f"my.toml: {message}"
+
+
+def test_flags_are_checked_against_the_same_ranges():
+    with pytest.raises(ConfigError) as e:
+        Config().override("prediction", top_k=0)
+    assert str(e.value) == "--top-k: [prediction] top_k must be at least 1, got 0"
+
+
+def test_a_bad_mesh_every_is_one_line_before_anything_runs(in_tmp):
+    (in_tmp / "options.toml").write_text("[build]\nmesh_every = 0\n")
+    res = CliRunner().invoke(cli, ["build-dataset"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == ["Error: options.toml: [build] mesh_every must be at least 1, got 0"]
+
+
+def test_input_size_112_is_refused_with_the_reason():
+    with pytest.raises(ConfigError) as e:
+        parse({"training": {"input_size": 112}})
+    assert str(e.value) == ("options.toml: [training] input_size must be between 16 and 96 (the mouth "
+                            "clips are 96x96; the paper's 112 was cut from larger mouth regions), got 112")
+    assert "112 as in the paper" not in open("options.toml").read()
+
+
+ORIGINAL = """\
+[general]
+usecudnn = true
+usecudnnbenchmark = true
+gpuid = 0
+loadpretrainedmodel = true
+pretrainedmodelpath = "trainedmodel.pt"
+
+[input]
+batchsize = 18
+numworkers = 4
+shuffle = true
+
+[model]
+type = "LSTM"
+inputdim = 256
+hiddendim = 256
+numclasses = 500
+numlstms = 2
+
+[training]
+train = true
+epochs = 15
+startepoch = 0
+statsfrequency = 1000
+folder = "dataset"
+learningrate = 0.003
+momentum = 0.9
+weightdecay = 0.0001
+
+[validation]
+validate = true
+folder = "val"
+saveaccuracy = true
+accuracyfilelocation = "accuracy.txt"
+"""
+
+
+def test_the_original_projects_options_file_loads_with_a_notice_per_key(in_tmp):
+    (in_tmp / "options.toml").write_text(ORIGINAL)
+    res = CliRunner().invoke(cli, ["config"])
+    assert res.exit_code == 0, res.output + res.stderr
+    assert res.stderr.splitlines() == [
+        "options.toml: [general] usecudnn (the original project's key) is read as [general] device = \"auto\"",
+        "options.toml: [general] usecudnnbenchmark (the original project's key) is ignored: "
+        "cuDNN benchmarking is on whenever training runs on CUDA",
+        "options.toml: [general] gpuid (the original project's key) is ignored: "
+        "choose the GPU with CUDA_VISIBLE_DEVICES",
+        "options.toml: [general] loadpretrainedmodel (the original project's key) is ignored: "
+        "`train` continues pretrainedmodelpath unless given --new",
+        "options.toml: [input] batchsize (the original project's key) is read as [training] batch_size = 18",
+        "options.toml: [input] numworkers (the original project's key) is read as [training] workers = 4",
+        "options.toml: [input] shuffle (the original project's key) is ignored: "
+        "training clips are always shuffled (seeded by [general] seed)",
+        "options.toml: [model] type (the original project's key) is read as [training] backend = \"lstm\"",
+        "options.toml: [model] inputdim (the original project's key) is ignored: "
+        "the ResNet's output width follows [training] arch",
+        "options.toml: [model] hiddendim (the original project's key) is ignored: "
+        "the LSTM size follows [training] arch",
+        "options.toml: [model] numclasses (the original project's key) is read as [build] words = 500",
+        "options.toml: [model] numlstms (the original project's key) is ignored: "
+        "the BiLSTM has 2 layers, as in the paper",
+        "options.toml: [training] train (the original project's key) is ignored: "
+        "`lipreader train` trains, `lipreader read` predicts",
+        "options.toml: [training] startepoch (the original project's key) is ignored: "
+        "the model file records its epoch and `train` continues from it",
+        "options.toml: [training] statsfrequency (the original project's key) is read as "
+        "[training] printfrequency = 1000",
+        "options.toml: [training] learningrate (the original project's key) is read as [training] lr = 0.003",
+        "options.toml: [training] weightdecay (the original project's key) is read as "
+        "[training] weight_decay = 0.0001",
+        "options.toml: [validation] validate (the original project's key) is ignored: "
+        "validate with `lipreader train --validate`",
+        "options.toml: [validation] saveaccuracy (the original project's key) is ignored: "
+        "each validation appends to [validation] accuracyfilelocation",
+    ]
+    cfg = load_config()
+    assert (cfg.training.batch_size, cfg.training.workers, cfg.training.lr, cfg.training.printfrequency,
+            cfg.training.weight_decay, cfg.training.epochs, cfg.build.words) == (18, 4, 0.003, 1000, 0.0001, 15, 500)
+    assert (cfg.general.device, cfg.general.pretrainedmodelpath, cfg.training.folder) == \
+        ("auto", "trainedmodel.pt", "dataset")
+    assert "batch_size = 18" in res.stdout and "usecudnn" not in res.stdout
+
+
+def test_original_keys_map_their_values_and_yield_to_ours():
+    cfg = parse({"general": {"usecudnn": False}, "model": {"type": "temp-conv"},
+                 "training": {"learningrate": 0.1, "lr": 0.2}})
+    assert (cfg.general.device, cfg.training.backend, cfg.training.lr) == ("cpu", "tc", 0.2)
+    assert cfg.notices[-1] == ("options.toml: [training] learningrate (the original project's key) "
+                               "is ignored: [training] lr is set")
+    with pytest.raises(ConfigError) as e:
+        parse({"input": {"batchsize": 0}})
+    assert str(e.value) == "options.toml ([input] batchsize): [training] batch_size must be at least 1, got 0"
+
+
+def test_unknown_keys_are_still_refused_next_to_original_ones():
+    with pytest.raises(ConfigError) as e:
+        parse({"input": {"batchsize": 8, "batchsise": 8}})
+    assert str(e.value) == "options.toml: unknown key 'batchsise' in [input] (did you mean 'batchsize'?)"
+    with pytest.raises(ConfigError) as e:
+        parse({"training": {"statsfrequency": 5, "epochz": 2}})
+    assert str(e.value) == "options.toml: unknown key 'epochz' in [training] (did you mean 'epochs'?)"

@@ -123,3 +123,9 @@ def test_sequence_loss_is_the_mean_over_time_steps():
     per_step = [torch.nn.functional.cross_entropy(logits[:, t], labels) for t in range(5)]
     assert torch.allclose(sequence_loss(logits, labels), torch.stack(per_step).mean())
     assert sequence_loss(logits, labels, 0.1) != sequence_loss(logits, labels)
+
+
+def test_the_arch_choices_of_options_toml_are_the_architectures():
+    from lipreader import config, model
+
+    assert tuple(model.ARCHS) == config.ARCHS and set(model.BACKEND_NAMES) == set(config.BACKENDS)
