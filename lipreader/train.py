@@ -9,6 +9,7 @@ a resume and 1 more (the same losses on CPU).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader import data
+from lipreader import data, lock
 from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
@@ -345,7 +346,17 @@ def _dry_run(cfg: Config, new: bool, device, say) -> TrainResult:
 
 def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = False,
         dry_run: bool = False) -> TrainResult:
-    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder."""
+    """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder.
+
+    The model is locked while it trains (by the process that writes it: rank 0 under torchrun).
+    """
+    writes = not dry_run and os.environ.get("RANK", "0") == "0"
+    with lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) if writes \
+            else contextlib.nullcontext():
+        return _run(cfg, new, force, validate, dry_run)
+
+
+def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool) -> TrainResult:
     import torch
 
     t = cfg.training

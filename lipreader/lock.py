@@ -1,0 +1,89 @@
+"""One writer per folder: a lock on the videos folder, the dataset and the model.
+
+The lock is `flock` on a small file (`.lipreader.lock` inside a folder, `.<name>.lock` beside a
+file) that records the holder's pid and command line. The kernel releases it when the holder's
+process ends in any way, so a killed run never leaves a folder locked. Locks are re-entrant
+within a process: a command that calls another's code (the demo, `read` fetching) takes each
+lock once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from lipreader.errors import Busy, InputError
+
+FOLDER_LOCK = ".lipreader.lock"
+
+_held: dict[Path, int] = {}  # lock file -> how many holders in this process
+
+
+def lock_file(target: str | os.PathLike, folder: bool = True) -> Path:
+    """The lock file of a folder (inside it) or of a file such as a model (beside it)."""
+    target = Path(target).absolute()
+    return target / FOLDER_LOCK if folder else target.parent / f".{target.name}.lock"
+
+
+def this_command() -> str:
+    """This process's command line, on one line, as it names the holder of a lock."""
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    return shlex.join(argv).replace("\n", " ")[:200]
+
+
+def _holder(fd: int) -> str:
+    try:
+        rec = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return f"process {int(rec['pid'])} ({rec['command']})"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "another process"  # it is between taking the lock and writing its name
+
+
+@contextlib.contextmanager
+def hold(target: str | os.PathLike, folder: bool = True, wait: bool = False,
+         say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lock of `target` (a folder, or a file when `folder` is False) for the block.
+
+    When another process holds it: raise Busy naming that process, or with `wait` say so
+    through `say` (stderr by default) and wait until it ends.
+    """
+    path = lock_file(target, folder)
+    if path in _held:
+        _held[path] += 1
+        try:
+            yield
+        finally:
+            _held[path] -= 1
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise InputError(f"cannot write to {path.parent}: {e.strerror or e}") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            what = Path(target)
+            who = _holder(fd)
+            if not wait:
+                raise Busy(f"{what} is in use by {who}: wait for it to end, "
+                           "or add --wait to wait for it") from None
+            (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
+                f"waiting for {who}, which is using {what}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": this_command()}).encode("utf-8"), 0)
+        _held[path] = 1
+        try:
+            yield
+        finally:
+            del _held[path]
+    finally:
+        os.close(fd)  # releases the lock
