@@ -1,8 +1,9 @@
 """One writer per folder: a lock on the videos folder, the dataset and the model.
 
 The lock is `flock` on a small file (`.lipreader.lock` inside a folder, `.<name>.lock` beside a
-file) that records the holder's pid and command line. The kernel releases it when the holder's
-process ends in any way, so a killed run never leaves a folder locked. Locks are re-entrant
+file) that records the holder's pid and command line and is removed on release. The kernel
+releases the lock when the holder's process ends in any way, so a killed run never leaves a
+folder locked (only the small file, which the next run takes over). Locks are re-entrant
 within a process: a command that calls another's code (the demo, `read` fetching) takes each
 lock once.
 """
@@ -45,6 +46,10 @@ def _holder(fd: int) -> str:
         return "another process"  # it is between taking the lock and writing its name
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def hold(target: str | os.PathLike, folder: bool = True, wait: bool = False,
          say: Callable[[str], None] | None = None) -> Iterator[None]:
@@ -61,23 +66,8 @@ def hold(target: str | os.PathLike, folder: bool = True, wait: bool = False,
         finally:
             _held[path] -= 1
         return
+    fd = _take(path, target, wait, say)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as e:
-        raise InputError(f"cannot write to {path.parent}: {e.strerror or e}") from e
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            what = Path(target)
-            who = _holder(fd)
-            if not wait:
-                raise Busy(f"{what} is in use by {who}: wait for it to end, "
-                           "or add --wait to wait for it") from None
-            (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
-                f"waiting for {who}, which is using {what}")
-            fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": this_command()}).encode("utf-8"), 0)
         _held[path] = 1
@@ -85,5 +75,38 @@ def hold(target: str | os.PathLike, folder: bool = True, wait: bool = False,
             yield
         finally:
             del _held[path]
+            path.unlink(missing_ok=True)  # still locked: a waiter sees the file go and starts over
     finally:
         os.close(fd)  # releases the lock
+
+
+def _take(path: Path, target: str | os.PathLike, wait: bool, say: Callable[[str], None] | None) -> int:
+    """An open descriptor of `path` holding its flock; the file is the one at `path` now."""
+    said = False
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise InputError(f"cannot write to {path.parent}: {e.strerror or e}") from e
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                who = _holder(fd)
+                if not wait:
+                    raise Busy(f"{Path(target)} is in use by {who}: wait for it to end, "
+                               "or add --wait to wait for it") from None
+                if not said:
+                    (say or _to_stderr)(f"waiting for {who}, which is using {Path(target)}")
+                    said = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            now, held = os.stat(path), os.fstat(fd)
+            if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass  # the holder removed it on release: take the new one
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)

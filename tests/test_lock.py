@@ -74,6 +74,7 @@ def test_a_second_writer_is_told_who_holds_the_folder(tmp_path, holders):
     h.kill()  # a killed holder (SIGKILL) leaves nothing locked
     with lock.hold(tmp_path), lock.hold(tmp_path):  # re-entrant within one process
         assert (tmp_path / lock.FOLDER_LOCK).is_file()
+    assert list(tmp_path.iterdir()) == []  # released: the lock file goes too
 
 
 def test_wait_waits_for_the_holder_to_end(tmp_path, holders):
@@ -92,7 +93,7 @@ def test_wait_waits_for_the_holder_to_end(tmp_path, holders):
     assert not got.is_set()
     h.release()
     t.join(60)
-    assert got.is_set()
+    assert got.is_set() and list(tmp_path.iterdir()) == []
 
 
 def test_build_dataset_stops_while_another_build_holds_the_dataset(tmp_path, holders):
