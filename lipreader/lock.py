@@ -28,13 +28,15 @@ _held: dict[Path, int] = {}  # lock file -> how many holders in this process
 
 def lock_file(target: str | os.PathLike, folder: bool = True) -> Path:
     """The lock file of a folder (inside it) or of a file such as a model (beside it)."""
-    target = Path(target).absolute()
+    target = Path(target).resolve()
     return target / FOLDER_LOCK if folder else target.parent / f".{target.name}.lock"
 
 
 def this_command() -> str:
     """This process's command line, on one line, as it names the holder of a lock."""
-    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    first = Path(sys.argv[0] if sys.argv and sys.argv[0] else "python")
+    name = first.parent.name if first.name == "__main__.py" else first.name  # python -m lipreader
+    argv = [name, *sys.argv[1:]]
     return shlex.join(argv).replace("\n", " ")[:200]
 
 

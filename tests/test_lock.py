@@ -77,6 +77,13 @@ def test_a_second_writer_is_told_who_holds_the_folder(tmp_path, holders):
     assert list(tmp_path.iterdir()) == []  # released: the lock file goes too
 
 
+def test_the_holder_is_named_by_its_command_line(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/venv/lib/lipreader/__main__.py", "build-dataset", "--out", "my data"])
+    assert lock.this_command() == "lipreader build-dataset --out 'my data'"
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/lipreader", "fetch", "URL\nsecond line"])
+    assert lock.this_command() == "lipreader fetch 'URL second line'"
+
+
 def test_wait_waits_for_the_holder_to_end(tmp_path, holders):
     h = holders(tmp_path)
     said: list[str] = []
