@@ -103,7 +103,10 @@ def _owner_gone(pid: int, host: str) -> bool:
         return True
     except PermissionError:  # alive, another user's
         return False
-    return False
+    try:  # a zombie has ended too (its parent has not collected it yet)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> int:

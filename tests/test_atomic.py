@@ -7,6 +7,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # prints their names, and holds on until its stdin closes.
 WRITER = """
 import sys
+import time
 from pathlib import Path
 from lipreader import atomic
 target = Path(sys.argv[1])
@@ -85,3 +87,17 @@ def test_files_and_folders_get_the_users_umask(tmp_path, mask):
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     assert mode(tmp_path / "a.txt") == mode(tmp_path / "b.npy") == 0o666 & ~mask
     assert mode(tmp_path / "folder") == 0o777 & ~mask
+
+
+def test_a_writer_that_ended_but_was_not_yet_collected_counts_as_gone(tmp_path):
+    proc, temps = writer(tmp_path)
+    proc.stdin.close()  # it ends; its parent (this test) does not collect it yet: a zombie
+    proc.stdout.read()
+    stat = Path(f"/proc/{proc.pid}/stat")
+    for _ in range(6000):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    assert temps[0].is_file()  # a temporary name it never renamed
+    assert atomic.remove_stale_temps(tmp_path) == 1 and not temps[0].exists()
+    assert proc.wait() == 0

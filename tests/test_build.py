@@ -148,6 +148,17 @@ def test_rerun_is_a_no_op_with_identical_outputs(clean):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
 
 
+def wait_until_gone(group: int, limit: float = 60.0) -> None:
+    """Until no process of the group is left (killed processes take a moment to end)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def test_sigkill_then_rerun_gives_the_clean_dataset(clean, corpus, tmp_path):
     work, _ = clean
     copy_as_fetched(corpus, tmp_path / "data" / "videos")
@@ -158,6 +169,7 @@ def test_sigkill_then_rerun_gives_the_clean_dataset(clean, corpus, tmp_path):
     time.sleep(random.Random().uniform(2.0, 9.0))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    wait_until_gone(proc.pid)  # its workers too: a run's temporary files are left alone while it lives
     res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     clean_out, out = work / "data" / "dataset", tmp_path / "data" / "dataset"
