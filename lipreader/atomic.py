@@ -1,6 +1,9 @@
 """Write files and folders so that a reader never sees a half-written one.
 
-Everything is written under a temporary name in the same folder, then renamed.
+Everything is written under a temporary name in the same folder, then renamed. A temporary
+name says whose it is: `.<name>~lipreader~<pid>~<host>~<random>.tmp<suffix>`, so that a later
+run removes only this project's leftovers whose writer is gone, never another run's work in
+progress nor a user's own files. Files and folders get the user's umask, like any other file.
 """
 
 from __future__ import annotations
@@ -9,23 +12,46 @@ import contextlib
 import errno
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lipreader.errors import DiskFull, InputError
 
 FULL = (errno.ENOSPC, errno.EDQUOT)  # OSError numbers of a full disk or quota
+MARK = "~lipreader~"
+_TEMP = re.compile(re.escape(MARK) + r"(?P<pid>\d+)~(?P<host>[^~/]*)~[0-9a-f]+\.tmp(\.[^~/]*)?$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:64]
+
+
+def _create(folder: Path, stem: str, suffix: str, make: Callable[[Path], None]) -> Path:
+    """A fresh temporary name in `folder` made by `make` (which fails when the name exists)."""
+    prefix = f".{stem[:100]}{MARK}{os.getpid()}~{_host()}~"
+    for _ in range(100):
+        name = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            make(name)
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
+def _new_file(name: Path) -> None:
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
 
 
 def temp_name(path: Path) -> Path:
-    """A fresh temporary name beside `path` that keeps its suffix (ffmpeg picks formats by it)."""
+    """A fresh temporary file beside `path` that keeps its suffix (ffmpeg picks formats by it)."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    return Path(name)
+    return _create(path.parent, path.stem, f".tmp{path.suffix}", _new_file)
 
 
 def check_writable(path: str | os.PathLike, what: str, hint: str) -> None:
@@ -39,8 +65,7 @@ def check_writable(path: str | os.PathLike, what: str, hint: str) -> None:
         raise InputError(f"cannot write the {what} {path}: {folder} is a file, not a folder; "
                          f"choose another with {hint}")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.", suffix=".tmp"):
-            pass
+        temp_name(folder / "write-test").unlink()
     except OSError as e:
         raise InputError(f"cannot write the {what} {path}: {e.strerror or e} in {folder}; "
                          f"choose another with {hint}") from e
@@ -80,7 +105,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder to fill; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _create(path.parent, path.name, ".tmp", lambda p: os.mkdir(p, 0o777))  # the umask applies
     try:
         yield tmp
         if path.exists():
@@ -93,16 +118,33 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _owner_gone(pid: int, host: str) -> bool:
+    """True only when the writer certainly ended: it ran on this machine and its process is gone."""
+    if host != _host() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:  # a zombie has ended too (its parent has not collected it yet)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def remove_stale_temps(folder: str | os.PathLike) -> int:
-    """Delete leftovers of interrupted writes (`.*.tmp*`) directly inside `folder`."""
+    """Delete this project's temporary files and folders directly inside `folder` whose writer
+    is gone (leftovers of interrupted writes); anything else is left alone."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
-    count = 0
-    for p in folder.glob(".*.tmp*"):
-        if p.is_dir():
+    found = [p for p in sorted(folder.iterdir()) if p.name.startswith(".")
+             and (m := _TEMP.search(p.name)) and _owner_gone(int(m["pid"]), m["host"])]
+    for p in found:
+        if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
-        count += 1
-    return count
+    return len(found)

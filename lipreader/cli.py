@@ -36,6 +36,12 @@ def _config(ctx: click.Context) -> Config:
     return ctx.obj["config"]
 
 
+def _wait_option(f):
+    return click.option("--wait", is_flag=True, default=None,
+                        help="Wait while another run writes the same folder or model, "
+                             "instead of stopping [general] wait.")(f)
+
+
 @click.group(cls=LipreaderGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Options file (default: ./options.toml when present).")
@@ -76,9 +82,10 @@ def config_cmd(ctx: click.Context) -> None:
 @click.option("--socket-timeout", type=float, help="Seconds before a silent connection fails.")
 @click.option("--retries", type=int, help="Retries on transient network errors.")
 @click.option("--rate-limit", help="Download rate limit, e.g. 2M.")
+@_wait_option
 @click.pass_context
 def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max_duration,
-          socket_timeout, retries, rate_limit) -> None:
+          socket_timeout, retries, rate_limit, wait) -> None:
     """Download videos with captions and metadata into data/videos/<id>/.
 
     URLS are YouTube videos, playlists or channels, other sites yt-dlp knows, or local
@@ -90,7 +97,7 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
                                 max_videos=max_videos, max_duration=max_duration,
                                 socket_timeout=socket_timeout, retries=retries,
                                 rate_limit=rate_limit)
-    cfg = cfg.override("general", videos=out)
+    cfg = cfg.override("general", videos=out, wait=wait)
     summary = fetch_pipeline.run(cfg, list(urls), from_file=from_file)
     if summary.failed:
         sys.exit(1)
@@ -119,7 +126,8 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
 
 @cli.command("build-dataset")
 @click.option("--videos", type=click.Path(file_okay=False), help="Fetched videos [general] videos.")
-@click.option("--out", type=click.Path(file_okay=False), help="Dataset folder [general] dataset.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Dataset folder [general] dataset ([prediction] dataset with --output predict).")
 @click.option("--words", type=int, help="Vocabulary: the N most frequent words.")
 @click.option("--vocab", type=click.Path(dir_okay=False, exists=True), help="File of words, one a line.")
 @click.option("--min-count", type=int, help="Least occurrences for a word to be kept.")
@@ -132,16 +140,18 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
               help="train: split clips into train/val/test; predict: all into <word>/predict/.")
 @click.option("--allow-estimated", is_flag=True, default=None,
               help="Keep words whose times are estimated from whole caption cues.")
+@_wait_option
 @click.pass_context
 def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
-                  workers, shard, output, allow_estimated) -> None:
+                  workers, shard, output, allow_estimated, wait) -> None:
     """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
     from pipelines import build as build_pipeline
 
     cfg = _config(ctx).override("build", words=words, vocab=vocab, min_count=min_count,
                                 max_per_word=max_per_word, splits=splits, frames=frames,
                                 workers=workers, allow_estimated=allow_estimated)
-    cfg = cfg.override("general", videos=videos, dataset=out)
+    cfg = cfg.override("general", videos=videos, wait=wait)
+    cfg = cfg.override("prediction", dataset=out) if output == "predict" else cfg.override("general", dataset=out)
     build_pipeline.run(cfg, output=output, shard=shard)
 
 
@@ -160,15 +170,16 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--dataset", type=click.Path(file_okay=False), help="Dataset folder [training] folder.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model file [general] pretrainedmodelpath.")
 @click.option("--dry-run", is_flag=True, help="Print the architecture and parameter count, train nothing.")
+@_wait_option
 @click.pass_context
 def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
-          model, dry_run) -> None:
+          model, dry_run, wait) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
     from lipreader import train as train_module
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
                                 arch=arch, backend=backend, workers=workers, folder=dataset)
-    cfg = cfg.override("general", device=device, pretrainedmodelpath=model)
+    cfg = cfg.override("general", device=device, pretrainedmodelpath=model, wait=wait)
     given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
     train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
@@ -183,13 +194,14 @@ def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, devi
 @click.option("--captions", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
               help="auto: one window per caption word when captions exist; none: sliding windows.")
 @click.option("--annotate", type=click.Path(dir_okay=False), help="Write a copy of the video with the words.")
+@_wait_option
 @click.pass_context
-def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate) -> None:
+def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate, wait) -> None:
     """Say which word is spoken in each stretch of SOURCE (URL, video file or folder of clips)."""
     from pipelines import read as read_pipeline
 
     cfg = _config(ctx).override("prediction", top_k=top_k, stride=stride, format=fmt)
-    cfg = cfg.override("general", pretrainedmodelpath=model)
+    cfg = cfg.override("general", pretrainedmodelpath=model, wait=wait)
     read_pipeline.run(cfg, source, out=Path(out) if out else None, captions=captions,
                       annotate=Path(annotate) if annotate else None)
 

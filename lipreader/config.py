@@ -34,6 +34,7 @@ class General:
     dataset: str = "data/dataset"
     device: str = "auto"
     seed: int = 0
+    wait: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Validation:
 
 @dataclass(frozen=True)
 class Prediction:
+    dataset: str = "data/predict"
     folder: str = "predict"
     top_k: int = 5
     stride: int = 4

@@ -66,6 +66,13 @@ def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
     return sorted(refs, key=lambda r: r.rel)
 
 
+def _has_clips(root: Path) -> bool:
+    """Whether `root` is a dataset (a manifest, or <word>/<split>/ clip folders), not a lone cache."""
+    return (root / "manifest.jsonl").is_file() or any(
+        not p.name.startswith(".") and not p.parent.parent.name.startswith(".")
+        for p in root.glob("*/*/*.mp4"))
+
+
 def vocabulary(words: Iterable[str]) -> list[str]:
     """The sorted distinct words of the training clips: index -> word, saved with the model."""
     return sorted(set(words))
@@ -132,14 +139,16 @@ def _from_meta(array_path: Path, meta: dict) -> ClipCache:
 def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool = True) -> ClipCache:
     """The split's clip cache, (re)built first when missing or stale.
 
-    A cache with no clips beside it (copied alone to a GPU machine) is used as it is.
+    A cache with no dataset beside it (copied alone to a GPU machine: no manifest, no clip
+    folders) is used as it is. A dataset that no longer has clips of the split has an empty
+    split, whatever its old cache holds.
     """
     root = Path(root)
     clips = find_clips(root, split)
     array_path, meta_path = _cache_files(root, split)
     meta = _read_meta(meta_path)
     if not clips:
-        if meta is not None and array_path.is_file():
+        if meta is not None and array_path.is_file() and not _has_clips(root):
             return _from_meta(array_path, meta)
         return ClipCache(array_path, [], [], 0)
     fp = fingerprint(clips)

@@ -17,6 +17,10 @@ class InputError(LipreaderError):
     """A file, folder, URL or checkpoint given to a command cannot be used."""
 
 
+class Busy(LipreaderError):
+    """Another lipreader run is writing the same folder or model."""
+
+
 class SkipVideo(LipreaderError):
     """One video cannot go through a stage; the batch records `reason` and goes on."""
 

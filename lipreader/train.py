@@ -9,6 +9,7 @@ a resume and 1 more (the same losses on CPU).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader import atomic, data
+from lipreader import atomic, data, lock
 from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
 from lipreader.config import Config, Training
 from lipreader.errors import ConfigError, InputError
@@ -351,7 +352,23 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     """Train (or continue training) the model at [general] pretrainedmodelpath on [training] folder.
 
     `given` names the [training] options set on the command line: an --arch or --backend that
-    differs from the model being continued is an error (from options.toml it is a note)."""
+    differs from the model being continued is an error (from options.toml it is a note).
+    The model is locked while it trains (by the process that writes it: rank 0 under torchrun).
+    """
+    writes = not dry_run and os.environ.get("RANK", "0") == "0"
+    if not dry_run:
+        atomic.check_writable(cfg.general.pretrainedmodelpath, "model",
+                              "--model or [general] pretrainedmodelpath")
+        if validate:
+            atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
+                                  "[validation] accuracyfilelocation")
+    with lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) if writes \
+            else contextlib.nullcontext():
+        return _run(cfg, new, force, validate, dry_run, given)
+
+
+def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
+         given: frozenset[str]) -> TrainResult:
     import torch
 
     t = cfg.training
@@ -366,10 +383,6 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
 
     if dry_run:
         return _dry_run(cfg, new, device, say, given)
-    atomic.check_writable(model_path, "model", "--model or [general] pretrainedmodelpath")
-    if validate:
-        atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
-                              "[validation] accuracyfilelocation")
 
     # -- the model file: continue it, or start a new one
     if new and model_path.exists() and not force:

@@ -12,10 +12,12 @@ A video a stage rejects gets <video>/skip.json with the reason, and the batch go
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing as mp
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from builder import clips as clipmod
 from builder import dataset as ds
 from builder.captions import Word, read_words, words_from_json, words_to_json
 from builder.layout import DatasetDir, VideoDir, video_dirs
-from lipreader import atomic
+from lipreader import atomic, lock
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.progress import Progress
@@ -162,13 +164,51 @@ def _clean_stale(out: Path, keep: set[Path], video_ids: set[str]) -> int:
     return removed
 
 
+def _splits_in(out: Path) -> set[str]:
+    """The split folders (<word>/<split>/) that hold clips in `out`."""
+    if not out.is_dir():
+        return set()
+    return {s.name for w in out.iterdir() if w.is_dir() and not w.name.startswith(".")
+            for s in w.iterdir() if s.is_dir() and any(s.glob("*.mp4"))}
+
+
+def check_output_folder(out: Path, output: str, predict_split: str) -> None:
+    """Refuse a folder holding clips this kind of build does not make: a build removes the
+    clips of its videos that its plan lacks, so it would delete them."""
+    ours = {predict_split} if output == "predict" else set(ds.SPLITS)
+    other = sorted(_splits_in(out) - ours)
+    if not other:
+        return
+    held = ", ".join(f"<word>/{s}/" for s in other)
+    if output == "predict":
+        raise InputError(f"{out} holds other clips ({held}): `--output predict` writes a folder of "
+                         "its own ([prediction] dataset); give --out a new or empty folder")
+    raise InputError(f"{out} holds other clips ({held}): give --out a new or empty folder, or the "
+                     "training dataset it was built as")
+
+
 def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSummary:
-    b = cfg.build
-    videos_root, out = Path(cfg.general.videos), Path(cfg.general.dataset)
-    shard_kn = ds.parse_shard(shard)
-    fractions = ds.check_splits(b.splits)
+    """Build [general] dataset (with output "predict": [prediction] dataset) from [general] videos.
+
+    The dataset folder is locked for the whole build, the videos folder until tracking is done.
+    """
+    out = Path(cfg.prediction.dataset if output == "predict" else cfg.general.dataset)
+    videos_root = Path(cfg.general.videos)
+    check_output_folder(out, output, cfg.prediction.folder)
     atomic.check_writable(out, "dataset", "--out or [general] dataset")
     atomic.check_writable(videos_root, "videos folder (tracking writes there)", "--videos or [general] videos")
+    with lock.hold(out, wait=cfg.general.wait), contextlib.ExitStack() as videos_lock:
+        if videos_root.is_dir():
+            videos_lock.enter_context(lock.hold(videos_root, wait=cfg.general.wait))
+        return _run(cfg, out, output, shard, videos_lock.close)
+
+
+def _run(cfg: Config, out: Path, output: str, shard: str | None,
+         release_videos: Callable[[], None]) -> BuildSummary:
+    b = cfg.build
+    videos_root = Path(cfg.general.videos)
+    shard_kn = ds.parse_shard(shard)
+    fractions = ds.check_splits(b.splits)
     all_dirs = video_dirs(videos_root)
     if not all_dirs:
         raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")
@@ -197,6 +237,7 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
 
     # 2. tracking, for this shard's videos
     track_stage(mine, workers, b.mesh_every)
+    release_videos()
 
     # 3. plan
     limits = clipmod.Limits.from_config(b)

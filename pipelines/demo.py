@@ -21,7 +21,9 @@ from pathlib import Path
 
 import click
 
+from lipreader.atomic import write_text
 from lipreader.config import Config
+from lipreader.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -100,20 +102,44 @@ def _serve(folder: Path) -> Iterator[str]:
         yield base
 
 
+MARK = ".lipreader-demo"  # in every folder the demo made: only such a folder is the demo's to clear
+
+
+def claim(out: Path) -> None:
+    """Make `out` a demo folder; refuse a folder that holds anything else (the demo replaces
+    what it made there before, and must never touch what it did not make)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: give the demo a new or empty folder")
+    if out.is_dir() and not (out / MARK).is_file() and any(out.iterdir()):
+        raise InputError(f"--out {out} is not empty and not a demo folder: give the demo a new or "
+                         "empty folder")
+    if not (out / MARK).is_file():
+        write_text(out / MARK, "made by `lipreader demo`, which replaces data/, read/ and models/ "
+                               "here on each run\n")
+
+
 def run(cfg: Config, out: Path, quick: bool = False) -> dict:
-    from builder.synth import check_face_packages, make_corpus, playlist_html
+    """The whole demo in `out`: a new or empty folder, or one an earlier demo made."""
+    from builder.synth import check_face_packages
+    from lipreader import atomic, lock
+
+    check_face_packages()
+    out = Path(out).resolve()
+    atomic.check_writable(out, "demo folder", "--out")
+    claim(out)
+    with lock.hold(out, wait=cfg.general.wait):
+        return _run(cfg, out, quick)
+
+
+def _run(cfg: Config, out: Path, quick: bool) -> dict:
+    from builder.synth import make_corpus, playlist_html
     from lipreader import atomic
     from lipreader import train as train_module
     from pipelines import build as build_pipeline
     from pipelines import fetch as fetch_pipeline
     from pipelines import read as read_pipeline
 
-    check_face_packages()
-    atomic.check_writable(out, "demo folder", "--out")
-
     s = QUICK if quick else FULL
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     corpus_dir, models = out / "corpus", out / "models"
     # The local server's port is part of fetched ids: start each demo from fresh downloads
     # (the generated corpus itself is reused when it is already complete).

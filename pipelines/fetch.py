@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from builder.layout import VideoDir
+from lipreader import lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
@@ -300,10 +301,16 @@ def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter) ->
 
 
 def fetch_all(cfg: Config, sources: list[Source], quiet: bool = False) -> FetchSummary:
-    from builder.download import Downloader
-
+    """Fetch `sources` into [general] videos, holding its lock (one writer per folder)."""
     videos = Path(cfg.general.videos)
     check_writable(videos)
+    with lock.hold(videos, wait=cfg.general.wait):
+        return _fetch_all(cfg, videos, sources, quiet)
+
+
+def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool) -> FetchSummary:
+    from builder.download import Downloader
+
     remove_stale_temps(videos)
     archive = sync_archive(videos)
     summary = FetchSummary()

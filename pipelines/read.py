@@ -29,7 +29,7 @@ import numpy as np
 from builder import clips as clipmod
 from builder.captions import Word
 from builder.layout import VideoDir
-from lipreader import atomic
+from lipreader import atomic, lock
 from lipreader.config import FORMATS, Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Prediction, Reader
@@ -394,13 +394,19 @@ def render(r: ReadReport, fmt: str) -> str:
 
 # ---------------------------------------------------------------- a video
 
-def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1) -> None:
+def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
+    if vd.track.is_file():
+        return
+    with lock.hold(vd.root.parent, wait=wait):  # the videos folder: one writer at a time
+        if not vd.track.is_file():
+            _track_now(vd, source, frames, mesh_every)
+
+
+def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int) -> None:
     from builder import media, tracking
     from pipelines.build import record_skip
 
-    if vd.track.is_file():
-        return
     atomic.remove_stale_temps(vd.root)
     total = media.probe(vd.video).frames_at_25
     bar = Progress(total or None, "tracking the face", "frames")
@@ -442,7 +448,7 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if state.skip and state.skip.get("stage") == "track":
         raise _track_error(source, state.skip.get("reason", ""), state.skip.get("detail", ""), n)
     t0 = time.perf_counter()
-    _track(vd, source, n, cfg.build.mesh_every)
+    _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait)
     timings["track"] = time.perf_counter() - t0
     track = load_track_view(vd)
     with np.load(vd.track) as z:

@@ -148,6 +148,17 @@ def test_rerun_is_a_no_op_with_identical_outputs(clean):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")} == before
 
 
+def wait_until_gone(group: int, limit: float = 60.0) -> None:
+    """Until no process of the group is left (killed processes take a moment to end)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def test_sigkill_then_rerun_gives_the_clean_dataset(clean, corpus, tmp_path):
     work, _ = clean
     copy_as_fetched(corpus, tmp_path / "data" / "videos")
@@ -158,6 +169,7 @@ def test_sigkill_then_rerun_gives_the_clean_dataset(clean, corpus, tmp_path):
     time.sleep(random.Random().uniform(2.0, 9.0))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    wait_until_gone(proc.pid)  # its workers too: a run's temporary files are left alone while it lives
     res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     clean_out, out = work / "data" / "dataset", tmp_path / "data" / "dataset"
@@ -184,17 +196,44 @@ def test_shards_together_equal_the_whole(clean, corpus, tmp_path):
 def test_predict_output_and_max_per_word(clean, corpus, tmp_path):
     work, _ = clean
     copy_as_fetched(corpus, tmp_path / "data" / "videos", with_build_outputs=work / "data" / "videos")
-    res = build(tmp_path, "--output", "predict", "--out", "pred")
+    dataset = tmp_path / "data" / "dataset"
+    shutil.copytree(work / "data" / "dataset", dataset)
+    files = lambda: {p.relative_to(dataset): p.read_bytes() for p in sorted(dataset.rglob("*"))  # noqa: E731
+                     if p.is_file() and p.name != ".lipreader.lock"}
+    before = files()
+    res = build(tmp_path, "--output", "predict")  # its own folder: the training clips stay
     assert res.exit_code == 0, res.output
-    recs = manifest(tmp_path / "pred")
+    recs = manifest(tmp_path / "data" / "predict")
     assert recs and {r["split"] for r in recs} == {"predict"}
     assert all(Path(r["path"]).parts[1] == "predict" for r in recs)
+    assert files() == before and any(p.parts[1] == "train" for p in before)
     res = build(tmp_path, "--max-per-word", "1", "--out", "capped")
     assert res.exit_code == 0, res.output
     per = defaultdict(int)
     for r in manifest(tmp_path / "capped"):
         per[(r["word"], r["split"])] += 1
     assert per and max(per.values()) == 1
+
+
+def test_a_build_refuses_a_folder_holding_clips_of_another_kind(tmp_path):
+    (tmp_path / "data" / "videos").mkdir(parents=True)
+    for split in ("train", "val"):
+        (tmp_path / "data" / "dataset" / "alpha" / split).mkdir(parents=True)
+        (tmp_path / "data" / "dataset" / "alpha" / split / f"v1_{len(split)}.mp4").write_bytes(b"clip")
+    res = build(tmp_path, "--output", "predict", "--out", "data/dataset")
+    assert res.exit_code == 1
+    assert res.output == ("Error: data/dataset holds other clips (<word>/train/, <word>/val/): `--output "
+                          "predict` writes a folder of its own ([prediction] dataset); give --out a new "
+                          "or empty folder\n")
+    (tmp_path / "data" / "predict" / "alpha" / "predict").mkdir(parents=True)
+    (tmp_path / "data" / "predict" / "alpha" / "predict" / "v1_0.mp4").write_bytes(b"clip")
+    res = build(tmp_path, "--out", "data/predict")
+    assert res.exit_code == 1
+    assert res.output == ("Error: data/predict holds other clips (<word>/predict/): give --out a new or "
+                          "empty folder, or the training dataset it was built as\n")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "data/dataset/alpha/train/v1_5.mp4", "data/dataset/alpha/val/v1_3.mp4",
+        "data/predict/alpha/predict/v1_0.mp4"]
 
 
 HOSTILE_VTT = """WEBVTT

@@ -94,7 +94,7 @@ def test_a_folder_without_write_permission_is_named(in_tmp, monkeypatch):
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(atomic.tempfile, "NamedTemporaryFile", denied)
+    monkeypatch.setattr(atomic, "temp_name", denied)
     res = CliRunner().invoke(cli, ["train", "--new", "--model", "models/m.pt", "--dataset", "nowhere"])
     assert res.exit_code == 1
     assert res.output.splitlines() == [

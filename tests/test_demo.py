@@ -28,3 +28,33 @@ def test_demo_server_falls_back_to_a_free_port_when_its_port_is_taken(tmp_path):
                 assert urllib.request.urlopen(f"{base}/x.txt", timeout=5).read() == b"hi"
     with demo._serve(tmp_path) as again:  # the same address as before once it is free
         assert again == first or not first.endswith(f":{demo.DEMO_PORT}")
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from lipreader.cli import cli
+    from pipelines import demo
+
+    (tmp_path / "data" / "videos" / "talk1").mkdir(parents=True)
+    (tmp_path / "data" / "models").mkdir()
+    (tmp_path / "data" / "models" / "lipreader.pt").write_bytes(b"a model")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        res = CliRunner().invoke(cli, ["demo", "--quick", "--out", "."])
+    finally:
+        os.chdir(old)
+    assert res.exit_code == 1
+    assert res.output == f"Error: --out {tmp_path} is not empty and not a demo folder: give the demo a new or empty folder\n"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "data", "data/models", "data/models/lipreader.pt", "data/videos", "data/videos/talk1"]
+
+    fresh = tmp_path / "fresh"
+    demo.claim(fresh)  # a new folder becomes a demo folder, and stays one
+    assert sorted(p.name for p in fresh.iterdir()) == [demo.MARK]
+    (fresh / "models").mkdir()
+    demo.claim(fresh)
+    assert sorted(p.name for p in fresh.iterdir()) == [demo.MARK, "models"]

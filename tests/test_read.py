@@ -196,7 +196,7 @@ def test_folder_of_clips(read_cfg, trained, caption_reads, in_tmp):
     from pipelines import build
 
     out = in_tmp / "predict-set"
-    cfg = read_cfg.override("general", dataset=str(out))
+    cfg = read_cfg.override("prediction", dataset=str(out))
     cfg = cfg.override("build", vocab="", words=len(trained.vocab), workers=1)
     build.run(cfg, output="predict")  # every read video's word clips into <word>/predict/
     word = trained.vocab[0]

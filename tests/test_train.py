@@ -210,6 +210,31 @@ def test_cache_is_rebuilt_when_the_dataset_changes_and_travels_alone(toy, tmp_pa
     assert third.paths == second.paths and np.array_equal(third.clips, second.clips)
 
 
+def test_a_cache_is_not_used_once_its_dataset_has_no_clips_of_the_split(tmp_path):
+    """`build-dataset --output predict` once replaced a dataset's training clips and manifest,
+    and `train` went on with the old .cache/train.npy: a cache stands alone only without a dataset."""
+    root = tmp_path / "ds"
+    (root / ".cache").mkdir(parents=True)
+    np.save(root / ".cache" / "train.npy", np.zeros((2, FRAMES, 96, 96), np.uint8))
+    (root / ".cache" / "train.json").write_text(json.dumps({
+        "version": data.CACHE_VERSION, "split": "train", "fingerprint": "old", "frames": FRAMES,
+        "words": ["down", "up"], "paths": ["down/train/v1_0.mp4", "up/train/v1_900.mp4"]}))
+    alone = tmp_path / "alone"
+    shutil.copytree(root / ".cache", alone / ".cache")
+    assert data.load_cache(alone, "train", show=False).words == ["down", "up"]
+    (root / "manifest.jsonl").write_text(json.dumps({"path": "up/predict/v1_900.mp4", "word": "up",
+                                                     "split": "predict"}) + "\n")
+    assert len(data.load_cache(root, "train", show=False)) == 0
+    res = CliRunner().invoke(cli, ["train", "--dataset", str(root), "--model", str(tmp_path / "m.pt"),
+                                   "--device", "cpu", "--new"])
+    assert (res.exit_code, res.output) == (1, f"Error: {root}: no training clips in <word>/train/; build a "
+                                              "dataset with `lipreader build-dataset` or point --dataset at one\n")
+    (root / "manifest.jsonl").unlink()  # clip folders without a manifest are a dataset too
+    (root / "up" / "predict").mkdir(parents=True)
+    (root / "up" / "predict" / "v1_900.mp4").write_bytes(b"clip")
+    assert len(data.load_cache(root, "train", show=False)) == 0
+
+
 def test_manifest_is_read_when_present(toy, tmp_path):
     root = tmp_path / "ds"
     shutil.copytree(toy, root)
