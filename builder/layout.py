@@ -87,6 +87,11 @@ class DatasetDir:
         return self.root / "contact_sheet.png"
 
     @property
+    def plan(self) -> Path:
+        """The vocabulary, the settings that decided it and each video's split (builder.plan)."""
+        return self.root / "plan.json"
+
+    @property
     def cache(self) -> Path:
         """uint8 clip arrays for training, one memory-mapped file per split."""
         return self.root / ".cache"

@@ -130,9 +130,11 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
               help="train: split clips into train/val/test; predict: all into <word>/predict/.")
 @click.option("--allow-estimated", is_flag=True, default=None,
               help="Keep words whose times are estimated from whole caption cues.")
+@click.option("--replan", is_flag=True,
+              help="Decide the vocabulary, balance and splits again instead of reusing plan.json.")
 @click.pass_context
 def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
-                  workers, shard, output, allow_estimated) -> None:
+                  workers, shard, output, allow_estimated, replan) -> None:
     """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
     from pipelines import build as build_pipeline
 
@@ -140,7 +142,7 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
                                 max_per_word=max_per_word, splits=splits, frames=frames,
                                 workers=workers, allow_estimated=allow_estimated)
     cfg = cfg.override("general", videos=videos, dataset=out)
-    build_pipeline.run(cfg, output=output, shard=shard)
+    build_pipeline.run(cfg, output=output, shard=shard, replan=replan)
 
 
 @cli.command()
