@@ -90,6 +90,7 @@ class Validation:
 @dataclass(frozen=True)
 class Prediction:
     folder: str = "predict"
+    videos: str = "data/read-videos"
     top_k: int = 5
     stride: int = 4
     format: str = "table"

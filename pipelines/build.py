@@ -93,8 +93,17 @@ def words_stage(vd: VideoDir) -> VideoState:
     return state
 
 
-# Skips that the captions decide, known to every run before tracking.
-BEFORE_PLAN = ("words",)
+# Skips that the captions (or `read`'s mark) decide, known to every run before tracking.
+BEFORE_PLAN = ("words", "read")
+READ_VIDEO = "fetched by read for evaluation"
+
+
+def leave_out_read_videos(states: list[VideoState]) -> None:
+    """A video `read` fetched is not trained on: it is skipped with a counted reason for as
+    long as its mark (<video>/read.json) is there."""
+    for s in states:
+        if s.vd.read_mark.is_file():
+            s.skip = {"stage": "read", "reason": READ_VIDEO, "detail": str(s.vd.read_mark)}
 
 
 def plan_stage(cfg: Config, output: str, states: list[VideoState], dataset: DatasetDir,
@@ -224,6 +233,8 @@ def run(cfg: Config, output: str = "train", shard: str | None = None,
 
     # 1. words, for every video (cheap; the vocabulary is chosen over all of them), and the plan
     states = [words_stage(vd) for vd in all_dirs]
+    if output == "train":
+        leave_out_read_videos(states)
     decided, note = plan_stage(cfg, output, states, dataset, replan)
     if note:
         print(note)

@@ -398,3 +398,49 @@ def test_new_videos_keep_the_plan_and_changed_settings_decide_again(skipped, cle
     assert "plan: words 1 -> 2 since the plan was made: the vocabulary, balance and splits are " \
            "decided again" in res.output
     assert json.loads((out / "plan.json").read_text())["vocabulary"] == choose_vocabulary(words, 2, 1)
+
+
+# ---- videos that `read` fetched ----------------------------------------------------------
+
+def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, corpus, in_tmp):
+    import torch
+
+    from builder.localvideo import local_id
+    from lipreader import train
+    from lipreader.model import ModelDims, build_model
+    from tests.readcorpus import stage
+
+    work, _ = clean
+    vocab = json.loads((work / "data" / "dataset" / "stats.json").read_text())["vocabulary"]
+    torch.manual_seed(0)
+    dims = ModelDims.for_arch("small", len(vocab), frames=29)
+    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+                "vocab": vocab, "model": build_model(dims).state_dict()}, in_tmp / "model.pt")
+    talk = stage(corpus, "v000-astronaut-0", in_tmp / "inputs")
+    res = CliRunner().invoke(cli, ["read", str(talk), "--model", "model.pt"])
+    assert res.exit_code == 0, res.output
+    vid = local_id(talk)
+    fetched = in_tmp / "data" / "read-videos" / vid
+    assert (fetched / "track.npz").is_file() and not (in_tmp / "data" / "videos").exists()
+    assert json.loads((fetched / "read.json").read_text())["fetched_by"] == "lipreader read"
+    # among the training videos all the same (moved there, or [prediction] videos set to them)
+    videos = copy_as_fetched(corpus, in_tmp / "data" / "videos", with_build_outputs=work / "data" / "videos")
+    shutil.move(fetched, videos / vid)
+    res = build(in_tmp, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    out = in_tmp / "data" / "dataset"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["videos_skipped"] == {"fetched by read for evaluation": 1}
+    assert "skipped videos: fetched by read for evaluation 1" in res.output
+    assert vid not in {r["video_id"] for r in manifest(out)}
+    assert vid not in json.loads((out / "plan.json").read_text())["videos"]
+    # clips to read are not training: --output predict takes it
+    res = build(in_tmp, "--workers", "1", "--output", "predict", "--out", "to-read")
+    assert res.exit_code == 0, res.output
+    assert vid in {r["video_id"] for r in manifest(in_tmp / "to-read")}
+    # the user's deliberate step: deleting the mark
+    (videos / vid / "read.json").unlink()
+    res = build(in_tmp, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert vid in {r["video_id"] for r in manifest(out)}
+    assert json.loads((out / "stats.json").read_text())["videos_skipped"] == {}
