@@ -58,16 +58,21 @@ def with_videos(plan: Plan, video_ids: Iterable[str], split_of: Callable[[str], 
 
 def _show(key: str, value: Any) -> str:
     if key == "vocab":
-        return "none" if value is None else f"a list of {len(value)} words"
+        return "none" if value is None else f"a list of {len(value)} word{'s' * (len(value) != 1)}"
     if isinstance(value, list):
         return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _change(key: str, old: Any, new: Any) -> str:
+    if key == "vocab" and old is not None and new is not None:
+        return "the --vocab word list changed"
+    return f"{key} {_show(key, old)} -> {_show(key, new)}"
+
+
 def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """'key old -> new' for each deciding setting that differs."""
-    return [f"{k} {_show(k, old.get(k))} -> {_show(k, new.get(k))}"
-            for k in new if old.get(k) != new[k]]
+    return [_change(k, old.get(k), new[k]) for k in new if old.get(k) != new[k]]
 
 
 def load(path: Path) -> tuple[Plan | None, str]:

@@ -398,6 +398,12 @@ def test_new_videos_keep_the_plan_and_changed_settings_decide_again(skipped, cle
     assert "plan: words 1 -> 2 since the plan was made: the vocabulary, balance and splits are " \
            "decided again" in res.output
     assert json.loads((out / "plan.json").read_text())["vocabulary"] == choose_vocabulary(words, 2, 1)
+    (out / "plan.json").write_text('{"version": 1, "vocabulary": ')  # damaged by hand
+    res = build(tmp_path, *PLANNED, "--words", "2")
+    assert res.exit_code == 0, res.output
+    assert "plan: plan.json is unreadable (JSONDecodeError): the vocabulary, balance and splits " \
+           "are decided again" in res.output
+    assert json.loads((out / "plan.json").read_text())["vocabulary"] == choose_vocabulary(words, 2, 1)
 
 
 # ---- videos that `read` fetched ----------------------------------------------------------
