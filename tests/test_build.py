@@ -334,7 +334,7 @@ def test_killed_after_tracking_a_skipped_video_then_resumed_equals_uninterrupted
         raise Killed
 
     with monkeypatch.context() as m:
-        m.setattr(build_pipeline, "_run_jobs", killed)  # dies after tracking, before any clip
+        m.setattr(build_pipeline, "load_track_view", killed)  # dies after tracking, before any clip
         res = build(tmp_path, *PLANNED)
     assert isinstance(res.exception, Killed)
     assert (videos / "broken" / "skip.json").is_file()
