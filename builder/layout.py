@@ -51,6 +51,12 @@ class VideoDir:
         """Written when a build stage rejects the video: {"stage", "reason", "detail"}."""
         return self.root / "skip.json"
 
+    @property
+    def read_mark(self) -> Path:
+        """Written when `read` fetches the video: build-dataset does not train on it while
+        this file is there."""
+        return self.root / "read.json"
+
 
 def video_dirs(videos: Path) -> list[VideoDir]:
     """Finished video folders under `videos`, sorted by id (temporary folders are ignored)."""
@@ -85,6 +91,11 @@ class DatasetDir:
     @property
     def contact_sheet(self) -> Path:
         return self.root / "contact_sheet.png"
+
+    @property
+    def plan(self) -> Path:
+        """The vocabulary, the settings that decided it and each video's split (builder.plan)."""
+        return self.root / "plan.json"
 
     @property
     def cache(self) -> Path:

@@ -140,10 +140,12 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
               help="train: split clips into train/val/test; predict: all into <word>/predict/.")
 @click.option("--allow-estimated", is_flag=True, default=None,
               help="Keep words whose times are estimated from whole caption cues.")
+@click.option("--replan", is_flag=True,
+              help="Decide the vocabulary, balance and splits again instead of reusing plan.json.")
 @_wait_option
 @click.pass_context
 def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
-                  workers, shard, output, allow_estimated, wait) -> None:
+                  workers, shard, output, allow_estimated, replan, wait) -> None:
     """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
     from pipelines import build as build_pipeline
 
@@ -152,7 +154,7 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
                                 workers=workers, allow_estimated=allow_estimated)
     cfg = cfg.override("general", videos=videos, wait=wait)
     cfg = cfg.override("prediction", dataset=out) if output == "predict" else cfg.override("general", dataset=out)
-    build_pipeline.run(cfg, output=output, shard=shard)
+    build_pipeline.run(cfg, output=output, shard=shard, replan=replan)
 
 
 @cli.command()

@@ -100,6 +100,7 @@ class Validation:
 class Prediction:
     dataset: str = "data/predict"
     folder: str = "predict"
+    videos: str = "data/read-videos"
     top_k: int = 5
     stride: int = 4
     format: str = "table"

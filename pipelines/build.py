@@ -2,6 +2,7 @@
 
 Stages, each resumable (its output exists and is complete -> skipped):
   1. words   captions -> <video>/words.json              (every video: the vocabulary is global)
+     then the vocabulary, balance and splits -> dataset/plan.json (decided once, before tracking)
   2. track   video -> <video>/track.npz + mouth.npy      (worker processes; this shard's videos)
   3. plan    words + track -> which clips, or why not     (pure, in the main process)
   4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
@@ -25,6 +26,7 @@ import numpy as np
 
 from builder import clips as clipmod
 from builder import dataset as ds
+from builder import plan as planmod
 from builder.captions import Word, read_words, words_from_json, words_to_json
 from builder.layout import DatasetDir, VideoDir, video_dirs
 from lipreader import atomic, lock
@@ -91,6 +93,58 @@ def words_stage(vd: VideoDir) -> VideoState:
                                  "dropped": [list(d) for d in parsed.dropped]})
     state.words, state.dropped = parsed.words, list(parsed.dropped)
     return state
+
+
+# Skips that the captions (or `read`'s mark) decide, known to every run before tracking.
+BEFORE_PLAN = ("words", "read")
+READ_VIDEO = "fetched by read for evaluation"
+
+
+def leave_out_read_videos(states: list[VideoState]) -> None:
+    """A video `read` fetched is not trained on: it is skipped with a counted reason for as
+    long as its mark (<video>/read.json) is there."""
+    for s in states:
+        if s.vd.read_mark.is_file():
+            s.skip = {"stage": "read", "reason": READ_VIDEO, "detail": str(s.vd.read_mark)}
+
+
+def plan_stage(cfg: Config, output: str, states: list[VideoState], dataset: DatasetDir,
+               replan: bool = False) -> tuple[planmod.Plan, str]:
+    """The dataset's plan: the recorded one when its settings are these (videos it does not
+    know yet join it), else decided from the captions of every video not skipped before
+    tracking. Returns the plan and a line that says what changed ("" when nothing did)."""
+    b = cfg.build
+    fractions = ds.check_splits(b.splits)
+    vocab_file = ds.read_vocabulary(Path(b.vocab)) if b.vocab else None
+    target = "train" if output == "train" else cfg.prediction.folder
+    settings = planmod.deciding_settings(b, target, vocab_file)
+
+    def split_for(vid: str) -> str:
+        return ds.split_of(vid, fractions) if output == "train" else target
+
+    ids = [s.vd.id for s in states if not (s.skip and s.skip.get("stage") in BEFORE_PLAN)]
+    old, problem = planmod.load(dataset.plan)
+    why = "--replan" if replan else problem
+    if not why and old is not None and old.settings != settings:
+        why = ", ".join(planmod.changes(old.settings, settings)) + " since the plan was made"
+    if old is not None and not why:
+        plan, new = planmod.with_videos(old, ids, split_for)
+        shown = ", ".join(new[:5]) + (", ..." if len(new) > 5 else "")
+        note = (f"plan: {len(new)} new video{'s' if len(new) != 1 else ''} ({shown}) get their split "
+                f"by the hash of their id; the vocabulary stays (--replan decides it again)") if new else ""
+    else:
+        considered = set(ids)
+        vocabulary = vocab_file or ds.choose_vocabulary(
+            (s.words for s in states if s.vd.id in considered), b.words, b.min_count, b.min_length,
+            b.stopwords, b.allow_estimated)
+        if not vocabulary:
+            raise InputError(f"no word occurs often enough in the captions under "
+                             f"{cfg.general.videos} (--min-count {b.min_count})")
+        plan = planmod.decide(settings, vocabulary, ids, split_for)
+        note = f"plan: {why}: the vocabulary, balance and splits are decided again" if why else ""
+    if plan != old:
+        planmod.save(dataset.plan, plan)
+    return plan, note
 
 
 def track_stage(states: list[VideoState], workers: int, mesh_every: int = 1) -> None:
@@ -187,7 +241,8 @@ def check_output_folder(out: Path, output: str, predict_split: str) -> None:
                      "training dataset it was built as")
 
 
-def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSummary:
+def run(cfg: Config, output: str = "train", shard: str | None = None,
+        replan: bool = False) -> BuildSummary:
     """Build [general] dataset (with output "predict": [prediction] dataset) from [general] videos.
 
     The dataset folder is locked for the whole build, the videos folder until tracking is done.
@@ -200,39 +255,40 @@ def run(cfg: Config, output: str = "train", shard: str | None = None) -> BuildSu
     with lock.hold(out, wait=cfg.general.wait), contextlib.ExitStack() as videos_lock:
         if videos_root.is_dir():
             videos_lock.enter_context(lock.hold(videos_root, wait=cfg.general.wait))
-        return _run(cfg, out, output, shard, videos_lock.close)
+        return _run(cfg, out, output, shard, replan, videos_lock.close)
 
 
-def _run(cfg: Config, out: Path, output: str, shard: str | None,
+def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
          release_videos: Callable[[], None]) -> BuildSummary:
     b = cfg.build
     videos_root = Path(cfg.general.videos)
     shard_kn = ds.parse_shard(shard)
-    fractions = ds.check_splits(b.splits)
+    ds.check_splits(b.splits)
     all_dirs = video_dirs(videos_root)
     if not all_dirs:
         raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")
     workers = b.workers or os.cpu_count() or 1
 
-    # 1. words, for every video (cheap; the vocabulary is chosen over all of them)
+    dataset = DatasetDir(out)
+
+    # 1. words, for every video (cheap; the vocabulary is chosen over all of them), and the plan
     states = [words_stage(vd) for vd in all_dirs]
-    if b.vocab:
-        vocabulary = ds.read_vocabulary(Path(b.vocab))
-    else:
-        vocabulary = ds.choose_vocabulary((s.words for s in states if not s.skip), b.words,
-                                          b.min_count, b.min_length, b.stopwords, b.allow_estimated)
-    if not vocabulary:
-        raise InputError(f"no word occurs often enough in the captions under {videos_root} "
-                         f"(--min-count {b.min_count})")
+    if output == "train":
+        leave_out_read_videos(states)
+    decided, note = plan_stage(cfg, output, states, dataset, replan)
+    if note:
+        print(note)
+    vocabulary = decided.vocabulary
     vocab_set = set(vocabulary)
     mine = [s for s in states if ds.in_shard(s.vd.id, shard_kn)]
 
     def split_for(vid: str) -> str:
-        return cfg.prediction.folder if output == "predict" else ds.split_of(vid, fractions)
+        return decided.videos[vid]
 
-    # Class balance is decided from captions alone, so shards agree without seeing each other.
+    # Class balance is decided from the captions of the plan's videos, skipped later or not, so
+    # re-runs and shards agree without seeing each other.
     candidates = [(w.text, split_for(s.vd.id), s.vd.id, int(round(w.start * 1000)))
-                  for s in states if not s.skip for w in s.words if w.text in vocab_set]
+                  for s in states if s.vd.id in decided.videos for w in s.words if w.text in vocab_set]
     kept = ds.balance(candidates, b.max_per_word)
 
     # 2. tracking, for this shard's videos
@@ -246,7 +302,6 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None,
     records: list[dict] = []
     jobs: list[tuple[str, list]] = []
     seconds = 0.0
-    dataset = DatasetDir(out)
     for s in mine:
         if s.skip:
             skipped[s.skip["reason"]] += 1

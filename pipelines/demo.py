@@ -194,8 +194,9 @@ def _run(cfg: Config, out: Path, quick: bool) -> dict:
         # Read with the epoch that did best on validation (the read videos were never fetched
         # for the dataset, so choosing by validation does not touch them).
         best = models / "lipreader.best.pt"
-        read_cfg = cfg.override("general", videos=str(out / "read" / "videos"),
-                                pretrainedmodelpath=str(best if best.is_file() else trained.model_path))
+        model = best if best.is_file() else trained.model_path
+        read_cfg = cfg.override("general", pretrainedmodelpath=str(model))
+        read_cfg = read_cfg.override("prediction", videos=str(out / "read" / "videos"))
         for group, names in (("unseen videos, training speakers", unseen),
                              ("videos of a person never seen", held)):
             reports[group] = [read_pipeline.run(read_cfg, f"{base}/{n}/index.html",

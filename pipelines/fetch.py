@@ -222,7 +222,13 @@ def _caption_words(info: dict[str, Any]) -> str:
     return f"captions {c['lang']} {c['format']} ({kind})"
 
 
-def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter) -> Outcome:
+def _write_mark(folder: Path, mark: dict[str, Any] | None) -> None:
+    if mark is not None:
+        write_json(VideoDir(folder).read_mark, mark)
+
+
+def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter,
+                    mark: dict[str, Any] | None = None) -> Outcome:
     from builder.download import Filtered, info_record
     from builder.media import probe
 
@@ -244,6 +250,7 @@ def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter) -> Out
             record.update(width=media.width, height=media.height, fps=media.fps or record["fps"],
                           duration=record["duration"] or media.duration)
             write_json(tmp / "info.json", record)
+            _write_mark(tmp, mark)
     except Filtered as e:
         return Outcome(video.source, video.id, "skipped", e.reason)
     except SkipVideo as e:
@@ -255,7 +262,8 @@ def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter) -> Out
     return out
 
 
-def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter) -> Outcome:
+def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter,
+                 mark: dict[str, Any] | None = None) -> Outcome:
     import json
 
     from builder.localvideo import import_file, local_id, signature
@@ -274,6 +282,7 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter) -> O
         with atomic_dir(vd.root) as tmp:
             record = import_file(path, tmp, cfg.fetch.lang)
             write_json(tmp / "info.json", record)
+            _write_mark(tmp, mark)
     except SkipVideo as e:
         return Outcome(source.text, vid, "failed", str(e))
     except OSError as e:
@@ -283,7 +292,8 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter) -> O
     return out
 
 
-def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter) -> Iterator[Outcome]:
+def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter,
+               mark: dict[str, Any] | None = None) -> Iterator[Outcome]:
     from builder.download import Failure
 
     taken = 0  # videos fetched now or before; filtered and failed ones do not count
@@ -293,22 +303,26 @@ def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter) ->
         elif item.info is None or is_complete(VideoDir(videos / item.id)):
             outcome = Outcome(source.text, item.id, "skipped", "already fetched")
         else:
-            outcome = _fetch_download(dl, item, videos, cfg, rep)
+            outcome = _fetch_download(dl, item, videos, cfg, rep, mark)
         yield outcome
         taken += outcome.status == "fetched" or outcome.reason == "already fetched"
         if cfg.fetch.max_videos and taken >= cfg.fetch.max_videos:
             return
 
 
-def fetch_all(cfg: Config, sources: list[Source], quiet: bool = False) -> FetchSummary:
-    """Fetch `sources` into [general] videos, holding its lock (one writer per folder)."""
+def fetch_all(cfg: Config, sources: list[Source], quiet: bool = False,
+              mark: dict[str, Any] | None = None) -> FetchSummary:
+    """Fetch `sources` into [general] videos, holding its lock (one writer per folder).
+    mark: written as <video>/read.json into each folder fetched now (by `read`), inside the same
+    atomic step as the video."""
     videos = Path(cfg.general.videos)
     check_writable(videos)
     with lock.hold(videos, wait=cfg.general.wait):
-        return _fetch_all(cfg, videos, sources, quiet)
+        return _fetch_all(cfg, videos, sources, quiet, mark)
 
 
-def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool) -> FetchSummary:
+def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool,
+               mark: dict[str, Any] | None) -> FetchSummary:
     from builder.download import Downloader
 
     remove_stale_temps(videos)
@@ -321,10 +335,10 @@ def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool) ->
             if source.kind == "bad":
                 outcomes: Any = [Outcome(source.text, "", "failed", source.reason)]
             elif source.kind == "file":
-                outcomes = [_fetch_local(source, videos, cfg, rep)]
+                outcomes = [_fetch_local(source, videos, cfg, rep, mark)]
             else:
                 dl = dl or Downloader(cfg.fetch, videos, archive)
-                outcomes = _fetch_url(dl, source, videos, cfg, rep)
+                outcomes = _fetch_url(dl, source, videos, cfg, rep, mark)
             for outcome in outcomes:
                 summary.outcomes.append(outcome)
                 if outcome.status != "fetched":
@@ -343,13 +357,13 @@ def run(cfg: Config, urls: list[str], from_file: str | None = None) -> FetchSumm
     return summary
 
 
-def fetch_one(cfg: Config, source: str) -> VideoDir:
+def fetch_one(cfg: Config, source: str, mark: dict[str, Any] | None = None) -> VideoDir:
     """One video (URL or local file) for `lipreader read`: the existing folder when it was
     fetched before; a playlist gives its first video. Raises InputError when it fails."""
     sources = classify(source)
     if len(sources) != 1:
         raise InputError(f"{source}: give one video (URL or file), not a folder or a list")
-    summary = fetch_all(cfg.override("fetch", max_videos=1), sources, quiet=True)
+    summary = fetch_all(cfg.override("fetch", max_videos=1), sources, quiet=True, mark=mark)
     for o in summary.outcomes:
         if o.status == "failed":
             raise InputError(f"cannot fetch {source}: {o.reason}")

@@ -1,6 +1,7 @@
 """`lipreader read`: which word is spoken in each stretch of a video, or in each clip of a folder.
 
-A URL or a video file is fetched into data/videos/<id>/ (cached, like `fetch`), then read with
+A URL or a video file is fetched into [prediction] videos/<id>/ (data/read-videos/, cached like
+`fetch`, apart from the training videos; marked by read.json), then read with
 the same code as `build-dataset`: words.json from its captions, track.npz + mouth.npy from
 builder.tracking, windows from builder.clips.plan_clip. Then:
   captions   one window per caption word; predicted versus caption word, word accuracy and a
@@ -623,6 +624,12 @@ def annotate_video(vd: VideoDir, items: Sequence[ReadItem], out: Path) -> Path:
 
 # ---------------------------------------------------------------- the command
 
+def read_mark(source: str) -> dict:
+    """<video>/read.json of a video `read` fetches: build-dataset does not train on it."""
+    return {"fetched_by": "lipreader read", "source": source,
+            "note": "build-dataset leaves this video out of training; delete this file to train on it"}
+
+
 def run(cfg: Config, source: str, out: Path | None = None, captions: str = "auto",
         annotate: Path | None = None) -> ReadReport:
     """Read SOURCE (URL, video file or folder of clips); print or write the report."""
@@ -645,7 +652,8 @@ def run(cfg: Config, source: str, out: Path | None = None, captions: str = "auto
         report = read_folder(cfg, reader, path)
     else:
         t1 = time.perf_counter()
-        vd = fetch_one(cfg, source)
+        vd = fetch_one(cfg.override("general", videos=cfg.prediction.videos), source,
+                       mark=read_mark(source))
         fetch_s = time.perf_counter() - t1
         report = read_video(cfg, reader, vd, source, captions)
         report.timings["fetch"] = fetch_s

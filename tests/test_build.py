@@ -283,3 +283,209 @@ def test_bad_vocab_file_and_no_videos_are_one_line_errors(tmp_path):
     res = build(tmp_path, "--videos", "nowhere")
     assert res.exit_code == 1
     assert res.output.strip() == "Error: no fetched videos in nowhere: run `lipreader fetch URL` first"
+
+
+# ---- the plan: vocabulary, balance and splits decided once ---------------------------------
+
+PLANNED = ("--words", "1", "--max-per-word", "2", "--workers", "1")
+
+
+def add_broken_video(videos: Path) -> str:
+    """A folder whose captions are fine but whose mp4 is corrupt: it passes the words stage and
+    is skipped when tracked. Its captions repeat the least frequent word of the others often
+    enough to make it the most frequent word overall. Returns that word."""
+    from collections import Counter
+
+    from builder.synth import Word as SpokenWord
+    from builder.synth import json3_text
+
+    counts: Counter[str] = Counter()
+    for d in videos.iterdir():
+        counts.update(w["word"] for w in json.loads((d / "words.json").read_text())["words"])
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    word = ranked[-1]
+    n = counts[ranked[0]] - counts[word] + 1
+    spoken = [SpokenWord(word, 0.4 + 0.5 * i, 0.8 + 0.5 * i) for i in range(n)]
+    d = videos / "broken"
+    d.mkdir()
+    (d / "video.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    (d / "captions.en.json3").write_text(json3_text([spoken[i:i + 4] for i in range(0, n, 4)]))
+    return word
+
+
+def videos_with_a_broken_one(corpus: Path, clean_work: Path, root: Path) -> tuple[Path, str]:
+    videos = copy_as_fetched(corpus, root / "data" / "videos",
+                             with_build_outputs=clean_work / "data" / "videos")
+    return videos, add_broken_video(videos)
+
+
+@pytest.fixture(scope="module")
+def skipped(clean, corpus, tmp_path_factory):
+    """An uninterrupted build over the corpus plus a video skipped while tracking."""
+    work = tmp_path_factory.mktemp("skipped")
+    videos, word = videos_with_a_broken_one(corpus, clean[0], work)
+    res = build(work, *PLANNED)
+    assert res.exit_code == 0, res.output
+    out = work / "data" / "dataset"
+    assert json.loads((videos / "broken" / "skip.json").read_text())["stage"] == "track"
+    return work, word, (out / "manifest.jsonl").read_text(), json.loads((out / "stats.json").read_text())
+
+
+def test_a_video_skipped_while_tracking_changes_nothing_on_a_rerun(skipped, corpus):
+    work, word, text, stats = skipped
+    out = work / "data" / "dataset"
+    assert stats["vocabulary"] == [word] and sum(stats["videos_skipped"].values()) == 1
+    for attempt in ("again", "retried, still broken"):
+        if attempt != "again":
+            (work / "data" / "videos" / "broken" / "skip.json").unlink()
+        res = build(work, *PLANNED)
+        assert res.exit_code == 0, res.output
+        assert "plan:" not in res.output
+        assert (out / "manifest.jsonl").read_text() == text, attempt
+        assert json.loads((out / "stats.json").read_text()) == stats, attempt
+    # fixed: a readable video (and its track) in place of the corrupt file
+    broken, donor = work / "data" / "videos" / "broken", work / "data" / "videos" / "v000-astronaut-0"
+    for f in ("video.mp4", "track.npz", "mouth.npy"):
+        shutil.copy(donor / f, broken / f)
+    (broken / "skip.json").unlink()
+    res = build(work, *PLANNED)
+    assert res.exit_code == 0, res.output
+    fixed = manifest(out)
+    assert json.loads((out / "stats.json").read_text())["vocabulary"] == [word]
+    assert any(r["video_id"] == "broken" for r in fixed)
+    assert [r for r in fixed if r["video_id"] != "broken"] == [json.loads(x) for x in text.splitlines()]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["vocabulary"] == [word] and "broken" in plan["videos"]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_after_tracking_a_skipped_video_then_resumed_equals_uninterrupted(
+        skipped, clean, corpus, tmp_path, monkeypatch):
+    from pipelines import build as build_pipeline
+
+    _, _, text, stats = skipped
+    videos, _ = videos_with_a_broken_one(corpus, clean[0], tmp_path)
+
+    def killed(*a, **k):
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(build_pipeline, "load_track_view", killed)  # dies after tracking, before any clip
+        res = build(tmp_path, *PLANNED)
+    assert isinstance(res.exception, Killed)
+    assert (videos / "broken" / "skip.json").is_file()
+    res = build(tmp_path, *PLANNED)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "data" / "dataset"
+    assert (out / "manifest.jsonl").read_text() == text
+    assert json.loads((out / "stats.json").read_text()) == stats
+
+
+def test_shards_agree_when_one_skips_a_video(skipped, clean, corpus, tmp_path):
+    from builder.dataset import in_shard
+
+    _, word, text, _ = skipped
+    videos_with_a_broken_one(corpus, clean[0], tmp_path)
+    first = 1 if in_shard("broken", (1, 2)) else 2
+    lines = []
+    for k in (first, 3 - first):  # the shard that skips the video runs first
+        res = build(tmp_path, *PLANNED, "--shard", f"{k}/2", "--out", f"shard{k}")
+        assert res.exit_code == 0, res.output
+        assert json.loads((tmp_path / f"shard{k}" / "stats.json").read_text())["vocabulary"] == [word]
+        lines += (tmp_path / f"shard{k}" / "manifest.jsonl").read_text().splitlines()
+    assert sorted(lines) == sorted(text.splitlines())
+
+
+def test_new_videos_keep_the_plan_and_changed_settings_decide_again(skipped, clean, corpus, tmp_path):
+    from builder.captions import words_from_json
+    from builder.dataset import choose_vocabulary, split_of
+
+    _, word, _, _ = skipped
+    videos, _ = videos_with_a_broken_one(corpus, clean[0], tmp_path)
+    res = build(tmp_path, *PLANNED)
+    assert res.exit_code == 0 and "plan:" not in res.output, res.output
+    out = tmp_path / "data" / "dataset"
+    # a later fetch: two more videos join the plan; the vocabulary is not chosen again
+    for name in ("v001-hopper-0", "v003-hopper-0"):
+        shutil.copytree(videos / name, videos / f"later-{name}")
+    res = build(tmp_path, *PLANNED)
+    assert res.exit_code == 0, res.output
+    assert "plan: 2 new videos (later-v001-hopper-0, later-v003-hopper-0) get their split " \
+           "by the hash of their id; the vocabulary stays" in res.output
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["vocabulary"] == [word]
+    assert plan["videos"]["later-v001-hopper-0"] == split_of("later-v001-hopper-0", (0.5, 0.25, 0.25))
+    assert json.loads((out / "stats.json").read_text())["videos"] == 7
+    # the broken video is gone for good: only --replan forgets it
+    shutil.rmtree(videos / "broken")
+    res = build(tmp_path, *PLANNED)
+    assert res.exit_code == 0 and "plan:" not in res.output, res.output
+    assert json.loads((out / "stats.json").read_text())["vocabulary"] == [word]
+    res = build(tmp_path, *PLANNED, "--replan")
+    assert res.exit_code == 0, res.output
+    assert "plan: --replan: the vocabulary, balance and splits are decided again" in res.output
+    words = [words_from_json(json.loads((d / "words.json").read_text())["words"])
+             for d in sorted(videos.iterdir())]
+    fresh = choose_vocabulary(words, 1, 1)
+    assert fresh != [word]
+    assert json.loads((out / "stats.json").read_text())["vocabulary"] == fresh
+    res = build(tmp_path, *PLANNED, "--words", "2")
+    assert res.exit_code == 0, res.output
+    assert "plan: words 1 -> 2 since the plan was made: the vocabulary, balance and splits are " \
+           "decided again" in res.output
+    assert json.loads((out / "plan.json").read_text())["vocabulary"] == choose_vocabulary(words, 2, 1)
+    (out / "plan.json").write_text('{"version": 1, "vocabulary": ')  # damaged by hand
+    res = build(tmp_path, *PLANNED, "--words", "2")
+    assert res.exit_code == 0, res.output
+    assert "plan: plan.json is unreadable (JSONDecodeError): the vocabulary, balance and splits " \
+           "are decided again" in res.output
+    assert json.loads((out / "plan.json").read_text())["vocabulary"] == choose_vocabulary(words, 2, 1)
+
+
+# ---- videos that `read` fetched ----------------------------------------------------------
+
+def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, corpus, in_tmp):
+    import torch
+
+    from builder.localvideo import local_id
+    from lipreader import train
+    from lipreader.model import ModelDims, build_model
+    from tests.readcorpus import stage
+
+    work, _ = clean
+    vocab = json.loads((work / "data" / "dataset" / "stats.json").read_text())["vocabulary"]
+    torch.manual_seed(0)
+    dims = ModelDims.for_arch("small", len(vocab), frames=29)
+    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+                "vocab": vocab, "model": build_model(dims).state_dict()}, in_tmp / "model.pt")
+    talk = stage(corpus, "v000-astronaut-0", in_tmp / "inputs")
+    res = CliRunner().invoke(cli, ["read", str(talk), "--model", "model.pt"])
+    assert res.exit_code == 0, res.output
+    vid = local_id(talk)
+    fetched = in_tmp / "data" / "read-videos" / vid
+    assert (fetched / "track.npz").is_file() and not (in_tmp / "data" / "videos").exists()
+    assert json.loads((fetched / "read.json").read_text())["fetched_by"] == "lipreader read"
+    # among the training videos all the same (moved there, or [prediction] videos set to them)
+    videos = copy_as_fetched(corpus, in_tmp / "data" / "videos", with_build_outputs=work / "data" / "videos")
+    shutil.move(fetched, videos / vid)
+    res = build(in_tmp, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    out = in_tmp / "data" / "dataset"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["videos_skipped"] == {"fetched by read for evaluation": 1}
+    assert "skipped videos: fetched by read for evaluation 1" in res.output
+    assert vid not in {r["video_id"] for r in manifest(out)}
+    assert vid not in json.loads((out / "plan.json").read_text())["videos"]
+    # clips to read are not training: --output predict takes it
+    res = build(in_tmp, "--workers", "1", "--output", "predict", "--out", "to-read")
+    assert res.exit_code == 0, res.output
+    assert vid in {r["video_id"] for r in manifest(in_tmp / "to-read")}
+    # the user's deliberate step: deleting the mark
+    (videos / vid / "read.json").unlink()
+    res = build(in_tmp, "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert vid in {r["video_id"] for r in manifest(out)}
+    assert json.loads((out / "stats.json").read_text())["videos_skipped"] == {}

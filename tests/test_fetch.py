@@ -461,3 +461,12 @@ def test_classify(tmp_path):
     assert fetch.classify(str(lst)) == [fetch.Source("file", str((tmp_path / "v.mp4").resolve())),
                                         fetch.Source("url", "https://a.b/c#frag")]
     assert os.path.basename(fetch.classify(str(tmp_path))[0].text) == "v.mp4"
+
+
+def test_fetch_one_for_read_marks_the_video_in_the_same_step(cfg, base):
+    mark = {"fetched_by": "lipreader read", "source": f"{base}/page.html"}
+    vd = fetch.fetch_one(cfg, f"{base}/page.html", mark=mark)
+    assert json.loads(vd.read_mark.read_text()) == mark
+    other = fetch.fetch_one(cfg.override("general", videos=str(Path(cfg.general.videos) / "x")),
+                            f"{base}/page.html")
+    assert other.video.is_file() and not other.read_mark.exists()

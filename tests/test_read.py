@@ -108,7 +108,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def read_cfg(trained):
     """The trained model; read videos go to their own folder, away from the training videos."""
-    return trained.cfg.override("general", videos=str(trained.root / "read-videos"))
+    return trained.cfg.override("prediction", videos=str(trained.root / "read-videos"))
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +197,7 @@ def test_folder_of_clips(read_cfg, trained, caption_reads, in_tmp):
 
     out = in_tmp / "predict-set"
     cfg = read_cfg.override("prediction", dataset=str(out))
+    cfg = cfg.override("general", videos=read_cfg.prediction.videos)
     cfg = cfg.override("build", vocab="", words=len(trained.vocab), workers=1)
     build.run(cfg, output="predict")  # every read video's word clips into <word>/predict/
     word = trained.vocab[0]
@@ -222,7 +223,7 @@ def test_cli_formats_and_annotation(read_cfg, trained, inputs, caption_reads, in
     name = trained.seen_videos[0]
     base = ["read", str(inputs[name]), "--model", read_cfg.general.pretrainedmodelpath]
     runner = CliRunner()
-    (in_tmp / "options.toml").write_text(f'[general]\nvideos = "{read_cfg.general.videos}"\n')
+    (in_tmp / "options.toml").write_text(f'[prediction]\nvideos = "{read_cfg.prediction.videos}"\n')
     res = runner.invoke(cli, base + ["--top-k", "2"])
     assert res.exit_code == 0, res.output
     assert "word accuracy:" in res.stdout and "transcript:" in res.stdout and "top-2" in res.stdout
