@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import click
 
 from builder.layout import VideoDir
-from lipreader import lock
+from lipreader import atomic, lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
@@ -138,17 +137,6 @@ def gather(urls: list[str], from_file: str | None) -> list[Source]:
 
 
 # ---- the output folder and the archive ---------------------------------------------
-
-def check_writable(videos: Path) -> None:
-    """One clear line now rather than a failure per video later."""
-    try:
-        videos.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=videos, prefix=".write-test.", suffix=".tmp"):
-            pass
-    except OSError as e:
-        raise InputError(f"cannot write to the videos folder {videos}: {e.strerror or e}; "
-                         "choose another with --out or [general] videos") from e
-
 
 def is_complete(vd: VideoDir) -> bool:
     return vd.video.is_file() and vd.info.is_file()
@@ -316,7 +304,7 @@ def fetch_all(cfg: Config, sources: list[Source], quiet: bool = False,
     mark: written as <video>/read.json into each folder fetched now (by `read`), inside the same
     atomic step as the video."""
     videos = Path(cfg.general.videos)
-    check_writable(videos)
+    atomic.check_writable(videos, "videos folder", "--out or [general] videos")
     with lock.hold(videos, wait=cfg.general.wait):
         return _fetch_all(cfg, videos, sources, quiet, mark)
 

@@ -207,7 +207,7 @@ def test_killed_mid_download_leaves_nothing_finished(cfg, base, odd_base, in_tmp
 def test_unwritable_output_folder(cfg, base, tmp_path):
     (tmp_path / "afile").write_text("not a folder")
     bad = cfg.override("general", videos=str(tmp_path / "afile" / "videos"))
-    with pytest.raises(InputError, match=r"^cannot write to the videos folder .*afile/videos: .*--out"):
+    with pytest.raises(InputError, match=r"^cannot write the videos folder .*afile/videos: .*afile is a file, not a folder; .*--out"):
         fetch.run(bad, [f"{base}/page.html"])
 
 
