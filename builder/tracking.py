@@ -439,7 +439,8 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
     """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
     Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes."""
     import concurrent.futures as cf
-    import multiprocessing as mp
+
+    from lipreader.workers import process_pool
 
     jobs = [(str(v), str(o), kwargs) for v, o in jobs]
     workers = workers or os.cpu_count() or 1
@@ -448,8 +449,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
         for i, job in enumerate(jobs):
             yield i, _worker(job)
         return
-    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                                initializer=_pool_init) as pool:
+    with process_pool(min(workers, len(jobs)), initializer=_pool_init) as pool:
         futures = {pool.submit(_worker, job): i for i, job in enumerate(jobs)}
         for fut in cf.as_completed(futures):
             yield futures[fut], fut.result()

@@ -11,9 +11,7 @@ A video a stage rejects gets <video>/skip.json with the reason, and the batch go
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
-import multiprocessing as mp
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from lipreader import atomic
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.progress import Progress
+from lipreader.workers import process_pool
 
 
 @dataclass
@@ -135,7 +134,7 @@ def _run_jobs(jobs: list, workers: int, total: int) -> None:
             for job in jobs:
                 bar.update(_write_clip_job(job))
             return
-        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+        with process_pool(min(workers, len(jobs))) as pool:
             for n in pool.map(_write_clip_job, jobs):
                 bar.update(n)
 
