@@ -133,29 +133,76 @@ class ReadReport:
 
 # ---------------------------------------------------------------- pure pieces
 
+ALIGN_CELLS = 4_000_000  # alignments up to this many cells keep the whole cost matrix (16 MB)
+
+Op = tuple[str, str | None, str | None]
+
+
 def align(reference: Sequence[str], predicted: Sequence[str]) -> Alignment:
-    """Levenshtein alignment (unit costs) with its operations, matches preferred on ties."""
-    n, m = len(reference), len(predicted)
-    cost = np.zeros((n + 1, m + 1), np.int64)
-    cost[:, 0], cost[0, :] = np.arange(n + 1), np.arange(m + 1)
+    """Levenshtein alignment (unit costs) with its operations, matches preferred on ties.
+
+    Memory grows with the longer sequence only: above ALIGN_CELLS cells the reference is halved
+    where an optimal path crosses its middle (Hirschberg), and the halves are aligned apart.
+    """
+    index: dict[str, int] = {}
+    ref = np.array([index.setdefault(w, len(index)) for w in reference], np.int64)
+    hyp = np.array([index.setdefault(w, len(index)) for w in predicted], np.int64)
+    ops: list[Op] = []
+    _align(ref, hyp, list(reference), list(predicted), ops)
+    return Alignment(tuple(ops))
+
+
+def _cost_row(prev: np.ndarray, word: int, hyp: np.ndarray) -> np.ndarray:
+    """The next row of the edit-distance table, from the row above it and the reference word."""
+    best = np.empty_like(prev)
+    best[0] = prev[0] + 1
+    np.minimum(prev[:-1] + (hyp != word), prev[1:] + 1, out=best[1:])
+    steps = np.arange(len(prev), dtype=prev.dtype)
+    return np.minimum.accumulate(best - steps) + steps
+
+
+def _last_row(ref: np.ndarray, hyp: np.ndarray) -> np.ndarray:
+    row = np.arange(len(hyp) + 1, dtype=np.int32)
+    for word in ref:
+        row = _cost_row(row, word, hyp)
+    return row
+
+
+def _align(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str],
+           ops: list[Op]) -> None:
+    n, m = len(ref), len(hyp)
+    if (n + 1) * (m + 1) <= ALIGN_CELLS or n <= 1 or m == 0:
+        ops += _align_table(ref, hyp, ref_words, hyp_words)
+        return
+    mid = n // 2
+    ahead = _last_row(ref[:mid], hyp)
+    behind = _last_row(ref[mid:][::-1], hyp[::-1])[::-1]
+    j = int(np.argmin(ahead + behind))
+    _align(ref[:mid], hyp[:j], ref_words[:mid], hyp_words[:j], ops)
+    _align(ref[mid:], hyp[j:], ref_words[mid:], hyp_words[j:], ops)
+
+
+def _align_table(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str]
+                 ) -> list[Op]:
+    """The whole cost table, then the path back from the end: diagonal first, then deletion."""
+    n, m = len(ref), len(hyp)
+    cost = np.empty((n + 1, m + 1), np.int32)
+    cost[0] = np.arange(m + 1)
     for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            diag = cost[i - 1, j - 1] + (reference[i - 1] != predicted[j - 1])
-            cost[i, j] = min(diag, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
-    ops = []
+        cost[i] = _cost_row(cost[i - 1], ref[i - 1], hyp)
+    ops: list[Op] = []
     i, j = n, m
     while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != predicted[j - 1]):
-            ops.append(("=" if reference[i - 1] == predicted[j - 1] else "S",
-                        reference[i - 1], predicted[j - 1]))
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
+            ops.append(("=" if ref[i - 1] == hyp[j - 1] else "S", ref_words[i - 1], hyp_words[j - 1]))
             i, j = i - 1, j - 1
         elif i and cost[i, j] == cost[i - 1, j] + 1:
-            ops.append(("D", reference[i - 1], None))
+            ops.append(("D", ref_words[i - 1], None))
             i -= 1
         else:
-            ops.append(("I", None, predicted[j - 1]))
+            ops.append(("I", None, hyp_words[j - 1]))
             j -= 1
-    return Alignment(tuple(reversed(ops)))
+    return ops[::-1]
 
 
 def limits_for(cfg: Config, frames: int) -> clipmod.Limits:
