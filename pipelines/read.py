@@ -445,9 +445,9 @@ def render(r: ReadReport, fmt: str) -> str:
 def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
     from builder import media, tracking
-    from pipelines.build import record_skip
+    from pipelines.build import record_skip, tracked
 
-    if vd.track.is_file():
+    if tracked(vd):
         return
     atomic.remove_stale_temps(vd.root)
     total = media.probe(vd.video).frames_at_25
