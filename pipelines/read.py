@@ -42,6 +42,7 @@ MIN_WORD_FRAMES = 6     # sliding windows agreeing over fewer frames (0.24 s) ma
 SLIDING = "sliding-window"
 NO_SPEECH = "mouth closed and still"
 FORMATS = ("table", "json", "srt", "vtt", "csv")
+UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
 
 
 @dataclass
@@ -601,28 +602,50 @@ def read_folder(cfg: Config, reader: Reader, folder: Path, batch: int = 32) -> R
     vocab = set(reader.vocab)
     splits = (*SPLIT_NAMES, cfg.prediction.folder)
     items: list[ReadItem] = []
+    skipped: Counter[str] = Counter()
+    first_error = None
     t0 = time.perf_counter()
     model_s = 0.0
+
+    def load(clip: Path) -> np.ndarray | InputError:
+        """The clip's frames, or why it cannot be read (one bad clip never stops the folder)."""
+        try:
+            frames = decode(clip, gray=True)
+            check_clip(reader, frames, str(clip))
+        except InputError as e:
+            return e
+        return frames
+
     with Progress(len(clips), "reading clips", "clips") as bar, ThreadPoolExecutor(4) as pool:
         for a in range(0, len(clips), batch):
             part = clips[a:a + batch]
-            frames = list(pool.map(lambda c: decode(c, gray=True), part))
-            for c, f in zip(part, frames, strict=True):
-                check_clip(reader, f, str(c))
-            t1 = time.perf_counter()
-            probs = softmax(clip_logits(reader, np.stack(frames)))
-            model_s += time.perf_counter() - t1
-            for c, pred in zip(part, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True):
+            loaded = dict(zip(part, pool.map(load, part), strict=True))
+            good = [c for c in part if not isinstance(loaded[c], InputError)]
+            preds = {}
+            if good:
+                t1 = time.perf_counter()
+                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good])))
+                model_s += time.perf_counter() - t1
+                preds = dict(zip(good, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True))
+            for c in part:
                 sc = sidecars[c]
                 truth = clip_truth(c, sc, vocab, splits)
                 start, end = sc.get("start"), sc.get("end")
-                items.append(ReadItem(start if isinstance(start, (int, float)) else None,
-                                      end if isinstance(end, (int, float)) else None, pred, truth,
-                                      clip=str(c), scored=truth in vocab))
+                item = ReadItem(start if isinstance(start, (int, float)) else None,
+                                end if isinstance(end, (int, float)) else None, preds.get(c), truth,
+                                clip=str(c), scored=truth in vocab)
+                if c not in preds:
+                    first_error = first_error or loaded[c]
+                    item.note = str(loaded[c]).removeprefix(f"{c}: ")
+                    skipped[UNREADABLE_CLIP] += 1
+                items.append(item)
             bar.update(len(part))
-    seconds = len(items) * reader.frames / FPS
+    if first_error is not None and skipped[UNREADABLE_CLIP] == len(clips):  # not a folder of clips
+        raise first_error
+    seconds = (len(items) - sum(skipped.values())) * reader.frames / FPS
     return ReadReport(str(folder), "folder", reader.describe(), items, cfg.prediction.top_k,
-                      seconds=seconds, timings={"model": model_s, "total": time.perf_counter() - t0})
+                      seconds=seconds, skipped=dict(skipped),
+                      timings={"model": model_s, "total": time.perf_counter() - t0})
 
 
 # ---------------------------------------------------------------- annotation

@@ -159,6 +159,34 @@ def test_shared_path_is_exact_for_a_random_model_and_its_edges_matter():
     np.testing.assert_allclose(predict.window_logits(fast, mouth, windows), alone, rtol=0, atol=1e-4)
 
 
+def test_a_bad_clip_in_a_folder_is_skipped_with_its_reason(tmp_path):
+    from lipreader.config import Config
+
+    torch.manual_seed(0)
+    dims = ModelDims.for_arch("small", 2, frames=9)
+    reader = predict.Reader(build_model(dims).eval(), ["alpha", "beta"], dims, torch.device("cpu"),
+                            Path("random.pt"))
+    folder = tmp_path / "alpha"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in (("v_1000", 9), ("v_2000", 9), ("v_3000", 5)):
+        media.write_video(folder / f"{name}.mp4", rng.integers(0, 256, (n, 96, 96), dtype=np.uint8),
+                          lossless=True)
+    (folder / "v_4000.mp4").write_bytes((folder / "v_1000.mp4").read_bytes()[:300])  # cut short
+    r = read.read_folder(Config(), reader, folder)
+    assert [Path(i.clip).name for i in r.items] == ["v_1000.mp4", "v_2000.mp4", "v_3000.mp4", "v_4000.mp4"]
+    assert [i.prediction is not None for i in r.items] == [True, True, False, False]
+    assert r.items[2].note == ("5 frames, but the model reads 9-frame clips (build them with "
+                               "`lipreader build-dataset --frames 9`)")
+    assert r.items[3].note == "has no video stream"
+    assert r.skipped == {read.UNREADABLE_CLIP: 2} and len(r.scored) == 2
+    assert "skipped clips: 2 unreadable, or not a clip the model reads" in read.format_table(r)
+    for good in ("v_1000.mp4", "v_2000.mp4"):
+        (folder / good).unlink()
+    with pytest.raises(InputError, match="v_3000.mp4: 5 frames, but the model reads 9-frame clips"):
+        read.read_folder(Config(), reader, folder)  # nothing readable: a wrong folder, one error
+
+
 # ---------------------------------------------------------------- the trained chain
 
 
