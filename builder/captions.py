@@ -324,6 +324,8 @@ def _json3(text: str) -> CaptionWords:
         data = json.loads(text)
     except ValueError as e:
         raise SkipVideo("captions unreadable", f"not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise SkipVideo("captions unreadable", "JSON nested too deeply") from e
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
         raise SkipVideo("captions unknown format", "JSON without an 'events' list (not json3)")
@@ -507,6 +509,9 @@ def parse_captions(text: str, hint: str = "") -> CaptionWords:
     raise SkipVideo("captions unknown format", f"{hint or 'file'} starting {head[:30]!r}")
 
 
+MAX_CAPTION_BYTES = 64 * 2**20
+
+
 def read_words(path: Path) -> CaptionWords:
     """Words of one caption file, format detected from its content (extension as a hint).
 
@@ -515,6 +520,11 @@ def read_words(path: Path) -> CaptionWords:
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CAPTION_BYTES:
+            raise SkipVideo("captions too large", f"{path.name}: {size:,} bytes, over the "
+                            f"{MAX_CAPTION_BYTES // 2**20} MB a caption file may have (a 10-hour "
+                            "talk's is about 20 MB)")
         raw = path.read_bytes()
     except OSError as e:
         raise SkipVideo("captions unreadable", f"{path.name}: {e.strerror or e}") from e

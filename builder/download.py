@@ -33,6 +33,7 @@ BACKOFF_S = 1.0  # first retry waits this long, then twice as long each time
 BACKOFF_MAX_S = 30.0
 TRANSIENT_HTTP = (408, 429, 500, 502, 503, 504)
 YOUTUBE = "Youtube"  # extractor key whose ids are globally unique and kept as they are
+MAX_HOPS = 10  # pages followed from one URL to the next (meta refresh, embeds) before giving up
 INFO_KEYS = ("id", "extractor", "title", "webpage_url", "uploader", "channel", "license",
              "duration", "fps", "width", "height", "language")
 
@@ -363,11 +364,11 @@ class Downloader:
 
     def _extract(self, url: str, ie_key: str | None = None) -> dict[str, Any] | None:
         """extract_info(process=False), retried with backoff on transient network errors."""
-        from yt_dlp.utils import DownloadError
+        from yt_dlp.utils import YoutubeDLError
         for attempt in range(self.opts.retries + 1):
             try:
                 return self.ydl.extract_info(url, download=False, process=False, ie_key=ie_key)
-            except DownloadError as e:
+            except YoutubeDLError as e:
                 if attempt >= self.opts.retries or not _is_transient(e):
                     raise
                 log.warning("%s: %s; retrying (%d/%d)", url, explain(e, self.opts.socket_timeout),
@@ -377,10 +378,10 @@ class Downloader:
 
     def resolve(self, source: str) -> Iterator[Video | Failure]:
         """The videos of a URL (one, or each entry of a playlist/channel/multi-video page)."""
-        from yt_dlp.utils import DownloadError
+        from yt_dlp.utils import YoutubeDLError
         try:
             info = self._extract(source)
-        except DownloadError as e:
+        except YoutubeDLError as e:
             yield Failure(source, explain(e, self.opts.socket_timeout))
             return
         if info is None:  # yt-dlp found its id in the download archive without extracting
@@ -388,8 +389,10 @@ class Downloader:
             return
         yield from self._walk(info, source, {})
 
-    def _walk(self, info: dict[str, Any], source: str, extra: dict[str, Any]) -> Iterator[Video | Failure]:
-        from yt_dlp.utils import DownloadError, YoutubeDLError
+    def _walk(self, info: dict[str, Any], source: str, extra: dict[str, Any], hops: int = 0
+              ) -> Iterator[Video | Failure]:
+        """`hops`: pages followed so far to reach `info` (a meta refresh, an embedded player)."""
+        from yt_dlp.utils import YoutubeDLError
         kind = info.get("_type", "video")
         if kind in ("playlist", "multi_video"):
             context = {
@@ -412,16 +415,20 @@ class Downloader:
                     return
                 index += 1
                 if entry:
-                    yield from self._walk(entry, source, {**context, "playlist_index": index})
+                    yield from self._walk(entry, source, {**context, "playlist_index": index}, hops)
             return
         if kind in ("url", "url_transparent"):
             known = info.get("id")
+            if hops >= MAX_HOPS:
+                yield Failure(source, f"gave up after {MAX_HOPS} pages that lead to other pages "
+                              "(a redirect loop?)", id=known or "")
+                return
             if known and info.get("ie_key") == YOUTUBE and _finished(self.videos / known):
                 yield Video(id=known, source=source)
                 return
             try:
                 resolved = self._extract(info["url"], ie_key=info.get("ie_key"))
-            except DownloadError as e:
+            except YoutubeDLError as e:
                 yield Failure(source, explain(e, self.opts.socket_timeout), id=known or "")
                 return
             if resolved is None:  # in the download archive
@@ -430,7 +437,7 @@ class Downloader:
             if kind == "url_transparent":  # the outer fields win, as in yt-dlp
                 resolved = {**resolved, **{k: v for k, v in info.items()
                                            if k not in ("_type", "url", "ie_key") and v is not None}}
-            yield from self._walk(resolved, source, extra)
+            yield from self._walk(resolved, source, extra, hops + 1)
             return
         yield self._video(info, source, extra)
 
@@ -453,7 +460,7 @@ class Downloader:
         Raises `Filtered` when the match filter or the archive rules it out, `SkipVideo` on failure.
         """
         import yt_dlp
-        from yt_dlp.utils import DownloadError
+        from yt_dlp.utils import YoutubeDLError
 
         assert video.info is not None
         info = video.info
@@ -464,7 +471,7 @@ class Downloader:
         try:
             with yt_dlp.YoutubeDL(params) as ydl:
                 result = ydl.process_ie_result(info, download=True, extra_info=video.extra)
-        except DownloadError as e:
+        except YoutubeDLError as e:
             raise SkipVideo(explain(e, self.opts.socket_timeout)) from e
         if not result or not result.get("requested_downloads"):
             raise Filtered(filtered.get(video.id, "already in the download archive"))

@@ -71,6 +71,8 @@ def probe(path: str | Path) -> MediaInfo:
         raise InputError(f"{path}: no such file")
     res = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
                          capture_output=True, text=True, errors="replace")
+    if res.returncode < 0:
+        raise InputError(f"{path}: ffmpeg was killed (signal {-res.returncode}) while probing it")
     text = res.stderr
     if "Invalid data found" in text or "moov atom not found" in text or "Duration:" not in text:
         raise InputError(f"{path}: not a readable media file")
@@ -97,6 +99,7 @@ def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int]
 
     Yields uint8 arrays of shape (H, W) when `gray`, else (H, W, 3) RGB; `size` is (W, H)
     to let ffmpeg scale in its own threads. Only one frame is in memory at a time.
+    A decoder that fails or dies before the end raises InputError: never a short video.
     """
     path = Path(path)
     if size is None:
@@ -117,20 +120,32 @@ def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int]
     shape = (height, width) if gray else (height, width, 3)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=frame_bytes * 2)
+    leftover = None
     try:
         while True:
             buf = proc.stdout.read(frame_bytes)
             if len(buf) < frame_bytes:
+                leftover = len(buf)
                 break
             yield np.frombuffer(buf, np.uint8).reshape(shape)
     finally:
+        if leftover is None and proc.poll() is None:  # the consumer stopped early: ours to end
+            proc.kill()
         proc.stdout.close()
-        proc.kill() if proc.poll() is None else None
         err = proc.stderr.read().decode("utf-8", "replace").strip()
         proc.stderr.close()
         proc.wait()
-    if proc.returncode not in (0, -9) and err:
-        raise InputError(f"{path}: ffmpeg could not decode it: {err.splitlines()[-1]}")
+    if proc.returncode != 0 or leftover:
+        raise InputError(f"{path}: ffmpeg could not decode it: {_decoder_failure(proc.returncode, err)}")
+
+
+def _decoder_failure(returncode: int, err: str) -> str:
+    """Why a decoder stopped before the end of its video, in a few words."""
+    if returncode < 0:
+        return f"the decoder was killed (signal {-returncode}) before the end of the video"
+    if returncode == 0:
+        return "the decoder stopped in the middle of a frame"
+    return err.splitlines()[-1] if err else f"the decoder exited with status {returncode}"
 
 
 def read_video(path: str | Path, gray: bool = True, fps: float | None = None) -> np.ndarray:

@@ -981,13 +981,12 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
                 show_progress: bool = False) -> Corpus:
     """Generate a corpus under `out` (see pipelines.synth for the layout); `workers` 0 uses
     up to one process per core, 1 renders in this process."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
     import time
 
     import cv2
 
     from lipreader.progress import Progress
+    from lipreader.workers import process_pool
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -1010,7 +1009,7 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
                 crops[name] = c
                 bar.update()
         else:
-            with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            with process_pool(workers) as pool:
                 for name, c in pool.map(_work, jobs):
                     crops[name] = c
                     bar.update()

@@ -31,6 +31,7 @@ Both are written atomically, mouth.npy first: a present track.npz means both are
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -59,6 +60,8 @@ MAX_HEIGHT = 720          # frames given to FaceMesh are at most this high ...
 MAX_WIDTH = 1280          # ... and this wide (aspect kept)
 MAX_SOURCE_PIXELS = 7680 * 4320  # 8K UHD; bigger sources are refused
 MIN_FRAMES = 8            # about a third of a second: shorter than any word
+BYTES_PER_FRAME = ROI * ROI + N_LANDMARKS * 3 * 2 * 2  # mouth.npy, landmarks (raw and in track.npz)
+DISK_MARGIN = 256 * 2**20  # left free besides
 CUT_THRESHOLD = 35.0      # mean absolute difference (0-255) of 32x18 thumbnails at a shot cut
 
 _GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
@@ -262,7 +265,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     the wall seconds spent per stage added to it: decode (waiting for ffmpeg), mesh, align
     (cut detection, smoothing, warping), write.
     Raises SkipVideo (unreadable, no video stream, resolution too large, too short, no face),
-    leaving nothing behind in out_dir.
+    leaving nothing behind in out_dir; InputError when the disk has no room for the outputs.
     """
     import cv2
 
@@ -280,6 +283,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     kx, ky = dec_w / src_w, dec_h / src_h
     to_src = np.array([1 / kx, 1 / ky, 1 / kx], np.float32)
     out.root.mkdir(parents=True, exist_ok=True)
+    check_disk_space(out.root, info.frames_at_25, video)
 
     cols: dict[str, list] = {k: [] for k in ("found", "filled", "segment", "score", "box",
                                              "yaw", "opening", "affine")}
@@ -386,6 +390,16 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                         (dec_w, dec_h), seconds, n / media.FPS / max(seconds, 1e-9))
 
 
+def check_disk_space(folder: Path, frames: int, video: Path) -> None:
+    """InputError (not a skip: the video is fine) when mouth.npy and the landmarks of `frames`
+    frames would not fit on the disk of `folder`, with room to spare."""
+    need = frames * BYTES_PER_FRAME + DISK_MARGIN
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise InputError(f"{video}: tracking it needs about {need / 2**30:.1f} GB free in {folder} "
+                         f"({frames} frames), but there are {free / 2**30:.1f} GB: free some space")
+
+
 def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterable[np.ndarray]:
     try:
         yield from media.iter_frames(video, fps=media.FPS, size=size, threads=threads)
@@ -439,7 +453,8 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
     """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
     Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes."""
     import concurrent.futures as cf
-    import multiprocessing as mp
+
+    from lipreader.workers import process_pool
 
     jobs = [(str(v), str(o), kwargs) for v, o in jobs]
     workers = workers or os.cpu_count() or 1
@@ -448,8 +463,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
         for i, job in enumerate(jobs):
             yield i, _worker(job)
         return
-    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                                initializer=_pool_init) as pool:
+    with process_pool(min(workers, len(jobs)), initializer=_pool_init) as pool:
         futures = {pool.submit(_worker, job): i for i, job in enumerate(jobs)}
         for fut in cf.as_completed(futures):
             yield futures[fut], fut.result()

@@ -136,6 +136,17 @@ def _from_meta(array_path: Path, meta: dict) -> ClipCache:
     return ClipCache(array_path, meta["words"], meta["paths"], meta["frames"], meta.get("skipped", []))
 
 
+def _whole(array_path: Path, meta: dict) -> bool:
+    """Whether the cache array holds every clip its metadata lists (a cut-short copy does not)."""
+    try:
+        clips = np.load(array_path, mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return False
+    n, frames = len(meta.get("words", [])), meta.get("frames")
+    return clips.dtype == np.uint8 and clips.ndim == 4 and len(clips) >= n and \
+        (n == 0 or clips.shape[1:] == (frames, ROI, ROI))
+
+
 def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool = True) -> ClipCache:
     """The split's clip cache, (re)built first when missing or stale.
 
@@ -149,10 +160,13 @@ def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool
     meta = _read_meta(meta_path)
     if not clips:
         if meta is not None and array_path.is_file() and not _has_clips(root):
+            if not _whole(array_path, meta):
+                raise InputError(f"{array_path}: cut short or damaged, and no clips beside it to "
+                                 "rebuild it from: copy the cache again")
             return _from_meta(array_path, meta)
         return ClipCache(array_path, [], [], 0)
     fp = fingerprint(clips)
-    if meta is not None and meta["fingerprint"] == fp and array_path.is_file():
+    if meta is not None and meta["fingerprint"] == fp and _whole(array_path, meta):
         return _from_meta(array_path, meta)
     meta = build_cache(clips, array_path, fp, workers=workers, show=show)
     write_json(meta_path, meta)

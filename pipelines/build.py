@@ -12,11 +12,11 @@ A video a stage rejects gets <video>/skip.json with the reason, and the batch go
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import json
-import multiprocessing as mp
 import os
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +29,12 @@ from builder import dataset as ds
 from builder import plan as planmod
 from builder.captions import Word, read_words, words_from_json, words_to_json
 from builder.layout import DatasetDir, VideoDir, video_dirs
+from builder.mouth import ROI
 from lipreader import atomic, lock
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.progress import Progress
+from lipreader.workers import process_pool
 
 
 @dataclass
@@ -56,6 +58,16 @@ def _read_json(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _read_record(path: Path) -> dict | None:
+    """A JSON object file, or None when it is unreadable or not an object (damaged by hand,
+    cut short by a full disk)."""
+    try:
+        rec = _read_json(path)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
 def record_skip(vd: VideoDir, stage: str, e: SkipVideo) -> dict:
     """Write <video>/skip.json: later runs (build and read) skip the video for this reason."""
     rec = {"stage": stage, "reason": e.reason, "detail": e.detail}
@@ -66,18 +78,22 @@ def record_skip(vd: VideoDir, stage: str, e: SkipVideo) -> dict:
 def words_stage(vd: VideoDir) -> VideoState:
     """words.json for one video (from its best caption file), or the recorded skip."""
     state = VideoState(vd)
-    if vd.info.is_file():
-        info = _read_json(vd.info)
-        state.source_url = info.get("webpage_url") or info.get("source_url") or ""
+    info = _read_record(vd.info) if vd.info.is_file() else None
+    if info is not None:
+        state.source_url = str(info.get("webpage_url") or info.get("source_url") or "")
     if vd.skip.is_file():
-        state.skip = _read_json(vd.skip)
+        skip = _read_record(vd.skip)
+        if skip is not None and isinstance(skip.get("reason"), str):
+            state.skip = skip
+        else:
+            vd.skip.unlink()  # damaged: the stages decide again
     if vd.words.is_file():
         try:
             saved = _read_json(vd.words)
             state.words = words_from_json(saved["words"])
             state.dropped = [tuple(d) for d in saved.get("dropped", [])]
             return state
-        except (SkipVideo, ValueError, KeyError, TypeError):
+        except (SkipVideo, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             vd.words.unlink()  # damaged by hand: derive it again from the captions
     if state.skip:
         return state
@@ -151,7 +167,7 @@ def track_stage(states: list[VideoState], workers: int, mesh_every: int = 1) -> 
     """track.npz + mouth.npy for the videos that lack them, in worker processes."""
     from builder import tracking
 
-    todo = [s for s in states if not s.skip and not s.vd.track.is_file()]
+    todo = [s for s in states if not s.skip and not tracked(s.vd)]
     if not todo:
         return
     for s in todo:
@@ -162,6 +178,23 @@ def track_stage(states: list[VideoState], workers: int, mesh_every: int = 1) -> 
             if isinstance(result, SkipVideo):
                 todo[i].skip = record_skip(todo[i].vd, "track", result)
             bar.update(postfix=todo[i].vd.id)
+
+
+def tracked(vd: VideoDir, remove: bool = True) -> bool:
+    """Whether the video's track.npz and mouth.npy are there and whole. Damaged ones are
+    removed (unless `remove` is False), so that the video is tracked again."""
+    if not vd.track.is_file():
+        return False
+    try:
+        frames = load_track_view(vd).frames
+        mouth = clipmod.load_mouth(vd.mouth)
+        whole = mouth.dtype == np.uint8 and mouth.shape == (frames, ROI, ROI)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        whole = False
+    if not whole and remove:
+        vd.track.unlink(missing_ok=True)
+        vd.mouth.unlink(missing_ok=True)
+    return whole
 
 
 def load_track_view(vd: VideoDir) -> clipmod.TrackView:
@@ -191,7 +224,7 @@ def _run_jobs(jobs: list, workers: int, total: int) -> None:
             for job in jobs:
                 bar.update(_write_clip_job(job))
             return
-        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+        with process_pool(min(workers, len(jobs))) as pool:
             for n in pool.map(_write_clip_job, jobs):
                 bar.update(n)
 

@@ -42,6 +42,7 @@ CENTRE = 9              # frames at a sliding window's centre that must show spe
 MIN_WORD_FRAMES = 6     # sliding windows agreeing over fewer frames (0.24 s) make no word
 SLIDING = "sliding-window"
 NO_SPEECH = "mouth closed and still"
+UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
 
 
 @dataclass
@@ -133,29 +134,76 @@ class ReadReport:
 
 # ---------------------------------------------------------------- pure pieces
 
+ALIGN_CELLS = 4_000_000  # alignments up to this many cells keep the whole cost matrix (16 MB)
+
+Op = tuple[str, str | None, str | None]
+
+
 def align(reference: Sequence[str], predicted: Sequence[str]) -> Alignment:
-    """Levenshtein alignment (unit costs) with its operations, matches preferred on ties."""
-    n, m = len(reference), len(predicted)
-    cost = np.zeros((n + 1, m + 1), np.int64)
-    cost[:, 0], cost[0, :] = np.arange(n + 1), np.arange(m + 1)
+    """Levenshtein alignment (unit costs) with its operations, matches preferred on ties.
+
+    Memory grows with the longer sequence only: above ALIGN_CELLS cells the reference is halved
+    where an optimal path crosses its middle (Hirschberg), and the halves are aligned apart.
+    """
+    index: dict[str, int] = {}
+    ref = np.array([index.setdefault(w, len(index)) for w in reference], np.int64)
+    hyp = np.array([index.setdefault(w, len(index)) for w in predicted], np.int64)
+    ops: list[Op] = []
+    _align(ref, hyp, list(reference), list(predicted), ops)
+    return Alignment(tuple(ops))
+
+
+def _cost_row(prev: np.ndarray, word: int, hyp: np.ndarray) -> np.ndarray:
+    """The next row of the edit-distance table, from the row above it and the reference word."""
+    best = np.empty_like(prev)
+    best[0] = prev[0] + 1
+    np.minimum(prev[:-1] + (hyp != word), prev[1:] + 1, out=best[1:])
+    steps = np.arange(len(prev), dtype=prev.dtype)
+    return np.minimum.accumulate(best - steps) + steps
+
+
+def _last_row(ref: np.ndarray, hyp: np.ndarray) -> np.ndarray:
+    row = np.arange(len(hyp) + 1, dtype=np.int32)
+    for word in ref:
+        row = _cost_row(row, word, hyp)
+    return row
+
+
+def _align(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str],
+           ops: list[Op]) -> None:
+    n, m = len(ref), len(hyp)
+    if (n + 1) * (m + 1) <= ALIGN_CELLS or n <= 1 or m == 0:
+        ops += _align_table(ref, hyp, ref_words, hyp_words)
+        return
+    mid = n // 2
+    ahead = _last_row(ref[:mid], hyp)
+    behind = _last_row(ref[mid:][::-1], hyp[::-1])[::-1]
+    j = int(np.argmin(ahead + behind))
+    _align(ref[:mid], hyp[:j], ref_words[:mid], hyp_words[:j], ops)
+    _align(ref[mid:], hyp[j:], ref_words[mid:], hyp_words[j:], ops)
+
+
+def _align_table(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str]
+                 ) -> list[Op]:
+    """The whole cost table, then the path back from the end: diagonal first, then deletion."""
+    n, m = len(ref), len(hyp)
+    cost = np.empty((n + 1, m + 1), np.int32)
+    cost[0] = np.arange(m + 1)
     for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            diag = cost[i - 1, j - 1] + (reference[i - 1] != predicted[j - 1])
-            cost[i, j] = min(diag, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
-    ops = []
+        cost[i] = _cost_row(cost[i - 1], ref[i - 1], hyp)
+    ops: list[Op] = []
     i, j = n, m
     while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != predicted[j - 1]):
-            ops.append(("=" if reference[i - 1] == predicted[j - 1] else "S",
-                        reference[i - 1], predicted[j - 1]))
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
+            ops.append(("=" if ref[i - 1] == hyp[j - 1] else "S", ref_words[i - 1], hyp_words[j - 1]))
             i, j = i - 1, j - 1
         elif i and cost[i, j] == cost[i - 1, j] + 1:
-            ops.append(("D", reference[i - 1], None))
+            ops.append(("D", ref_words[i - 1], None))
             i -= 1
         else:
-            ops.append(("I", None, predicted[j - 1]))
+            ops.append(("I", None, hyp_words[j - 1]))
             j -= 1
-    return Alignment(tuple(reversed(ops)))
+    return ops[::-1]
 
 
 def limits_for(cfg: Config, frames: int) -> clipmod.Limits:
@@ -397,17 +445,20 @@ def render(r: ReadReport, fmt: str) -> str:
 
 def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
-    if vd.track.is_file():
+    from pipelines.build import tracked
+
+    if tracked(vd, remove=False):
         return
     with lock.hold(vd.root.parent, wait=wait):  # the videos folder: one writer at a time
-        if not vd.track.is_file():
-            _track_now(vd, source, frames, mesh_every)
+        _track_now(vd, source, frames, mesh_every)
 
 
 def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int) -> None:
     from builder import media, tracking
-    from pipelines.build import record_skip
+    from pipelines.build import record_skip, tracked
 
+    if tracked(vd):  # another run tracked it meanwhile; damaged files are removed
+        return
     atomic.remove_stale_temps(vd.root)
     total = media.probe(vd.video).frames_at_25
     bar = Progress(total or None, "tracking the face", "frames")
@@ -558,28 +609,50 @@ def read_folder(cfg: Config, reader: Reader, folder: Path, batch: int = 32) -> R
     vocab = set(reader.vocab)
     splits = (*SPLIT_NAMES, cfg.prediction.folder)
     items: list[ReadItem] = []
+    skipped: Counter[str] = Counter()
+    first_error = None
     t0 = time.perf_counter()
     model_s = 0.0
+
+    def load(clip: Path) -> np.ndarray | InputError:
+        """The clip's frames, or why it cannot be read (one bad clip never stops the folder)."""
+        try:
+            frames = decode(clip, gray=True)
+            check_clip(reader, frames, str(clip))
+        except InputError as e:
+            return e
+        return frames
+
     with Progress(len(clips), "reading clips", "clips") as bar, ThreadPoolExecutor(4) as pool:
         for a in range(0, len(clips), batch):
             part = clips[a:a + batch]
-            frames = list(pool.map(lambda c: decode(c, gray=True), part))
-            for c, f in zip(part, frames, strict=True):
-                check_clip(reader, f, str(c))
-            t1 = time.perf_counter()
-            probs = softmax(clip_logits(reader, np.stack(frames)))
-            model_s += time.perf_counter() - t1
-            for c, pred in zip(part, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True):
+            loaded = dict(zip(part, pool.map(load, part), strict=True))
+            good = [c for c in part if not isinstance(loaded[c], InputError)]
+            preds = {}
+            if good:
+                t1 = time.perf_counter()
+                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good])))
+                model_s += time.perf_counter() - t1
+                preds = dict(zip(good, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True))
+            for c in part:
                 sc = sidecars[c]
                 truth = clip_truth(c, sc, vocab, splits)
                 start, end = sc.get("start"), sc.get("end")
-                items.append(ReadItem(start if isinstance(start, (int, float)) else None,
-                                      end if isinstance(end, (int, float)) else None, pred, truth,
-                                      clip=str(c), scored=truth in vocab))
+                item = ReadItem(start if isinstance(start, (int, float)) else None,
+                                end if isinstance(end, (int, float)) else None, preds.get(c), truth,
+                                clip=str(c), scored=truth in vocab)
+                if c not in preds:
+                    first_error = first_error or loaded[c]
+                    item.note = str(loaded[c]).removeprefix(f"{c}: ")
+                    skipped[UNREADABLE_CLIP] += 1
+                items.append(item)
             bar.update(len(part))
-    seconds = len(items) * reader.frames / FPS
+    if first_error is not None and skipped[UNREADABLE_CLIP] == len(clips):  # not a folder of clips
+        raise first_error
+    seconds = (len(items) - sum(skipped.values())) * reader.frames / FPS
     return ReadReport(str(folder), "folder", reader.describe(), items, cfg.prediction.top_k,
-                      seconds=seconds, timings={"model": model_s, "total": time.perf_counter() - t0})
+                      seconds=seconds, skipped=dict(skipped),
+                      timings={"model": model_s, "total": time.perf_counter() - t0})
 
 
 # ---------------------------------------------------------------- annotation

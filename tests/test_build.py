@@ -274,6 +274,25 @@ def test_hostile_labels_and_broken_videos_never_stop_the_batch(clean, corpus, tm
     assert not (videos / "broken" / "track.npz").exists()
 
 
+def test_damaged_files_in_video_folders_are_skipped_or_rebuilt(clean, corpus, tmp_path):
+    work, _ = clean
+    videos = copy_as_fetched(corpus, tmp_path / "data" / "videos",
+                             with_build_outputs=work / "data" / "videos")
+    a, b, c, d = sorted(p for p in videos.iterdir())
+    (a / "info.json").write_text('{"webpage_url": "http://')   # cut short
+    (a / "skip.json").write_text("[" * 100_000)               # nested past Python's recursion limit
+    (b / "track.npz").write_bytes((b / "track.npz").read_bytes()[:5000])
+    (c / "mouth.npy").write_bytes((c / "mouth.npy").read_bytes()[:100_000])
+    (d / "words.json").write_text("[" * 100_000)
+    res = build(tmp_path)
+    assert res.exit_code == 0, res.output
+    clean_out, out = work / "data" / "dataset", tmp_path / "data" / "dataset"
+    assert (out / "manifest.jsonl").read_text() == (clean_out / "manifest.jsonl").read_text()
+    assert not (a / "skip.json").exists()
+    for v in (b, c):
+        assert np.load(v / "mouth.npy").shape == np.load(clean_out.parent / "videos" / v.name / "mouth.npy").shape
+
+
 def test_bad_vocab_file_and_no_videos_are_one_line_errors(tmp_path):
     (tmp_path / "words.txt").write_text("hello\na/b\n")
     (tmp_path / "data" / "videos" / "x").mkdir(parents=True)
@@ -373,7 +392,7 @@ def test_killed_after_tracking_a_skipped_video_then_resumed_equals_uninterrupted
         raise Killed
 
     with monkeypatch.context() as m:
-        m.setattr(build_pipeline, "load_track_view", killed)  # dies after tracking, before any clip
+        m.setattr(build_pipeline.clipmod, "plan_clip", killed)  # dies after tracking, before any clip
         res = build(tmp_path, *PLANNED)
     assert isinstance(res.exception, Killed)
     assert (videos / "broken" / "skip.json").is_file()

@@ -183,6 +183,7 @@ BAD_FILES = {
     "music.en.json3": (b'{"events": [{"tStartMs": 0, "dDurationMs": 5, "segs": [{"utf8": "[Music]"}]}]}',
                        "captions have no usable words"),
     "windows.en.json3": (b'{"events": [{"tStartMs": 0, "dDurationMs": 5000, "id": 1}]}', "captions empty"),
+    "nested.en.json3": (b'{"events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "captions unreadable"),
 }
 
 
@@ -194,6 +195,16 @@ def test_bad_files_skip_the_video_with_a_reason(tmp_path, name):
         read_words(tmp_path / name)
     assert info.value.reason == reason
     assert name in str(info.value)
+
+
+def test_a_caption_file_too_large_is_skipped_unread(tmp_path):
+    path = tmp_path / "huge.en.vtt"
+    with open(path, "wb") as f:
+        f.truncate(captions.MAX_CAPTION_BYTES + 1)  # sparse: takes no disk
+    with pytest.raises(SkipVideo) as info:
+        read_words(path)
+    assert str(info.value) == ("captions too large: huge.en.vtt: 67,108,865 bytes, over the 64 MB "
+                               "a caption file may have (a 10-hour talk's is about 20 MB)")
 
 
 def test_missing_file_is_unreadable(tmp_path):

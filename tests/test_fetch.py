@@ -176,6 +176,25 @@ def test_bad_urls_fail_clearly_and_the_rest_goes_on(cfg, base, capsys):
     assert f"failed  {base}/missing.html: HTTP 404 not found" in out
 
 
+def test_file_urls_and_redirect_loops_fail_that_url_only(cfg, site, base, monkeypatch):
+    (site / "filevideo.html").write_text(fp.page("File", fp.video_tag("file:///etc/hostname")))
+    refresh = '<html><head><meta http-equiv="refresh" content="0; url={}"><title>x</title></head></html>'
+    (site / "loop-a.html").write_text(refresh.format("loop-b.html"))
+    (site / "loop-b.html").write_text(refresh.format("loop-a.html"))
+    pages = []
+    extract = download.Downloader._extract
+    monkeypatch.setattr(download.Downloader, "_extract",
+                        lambda self, url, ie_key=None: pages.append(url) or extract(self, url, ie_key))
+    summary = fetch.run(cfg, [f"{base}/filevideo.html", f"{base}/loop-a.html", f"{base}/page.html"])
+    assert len(summary.fetched) == 1
+    assert {o.source: o.reason for o in summary.failed} == {
+        f"{base}/filevideo.html": "file:// URLs are disabled by default in yt-dlp for security "
+                                  "reasons. Use --enable-file-urls to enable at your own risk.",
+        f"{base}/loop-a.html": f"gave up after {download.MAX_HOPS} pages that lead to other pages "
+                               "(a redirect loop?)"}
+    assert sum("loop-" in u for u in pages) == download.MAX_HOPS + 1
+
+
 def test_connection_dropped_mid_file_leaves_nothing(cfg, odd_base):
     summary = fetch.run(cfg, [f"{odd_base}/broken.html"])
     [failed] = summary.failed

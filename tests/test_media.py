@@ -60,3 +60,48 @@ def test_works_without_system_ffmpeg(tmp_path, monkeypatch):
         assert media.read_video(path).shape == (5, 64, 80)
     finally:
         media.ffmpeg_exe.cache_clear()
+
+
+def _kill_decoder_after_first_frame(monkeypatch):
+    """Let media.iter_frames start ffmpeg as usual and SIGKILL it once the first frame is out
+    (as the OOM killer does)."""
+    import signal
+    import subprocess
+
+    started = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(media.subprocess, "Popen", popen)
+
+    def frames(it):
+        for k, frame in enumerate(it):
+            if k == 0:
+                os.kill(started[-1].pid, signal.SIGKILL)
+                started[-1].wait()
+            yield frame
+    return frames
+
+
+def test_a_decoder_killed_mid_video_is_an_error_not_a_short_video(tmp_path, monkeypatch):
+    frames = [np.full((240, 320), i % 250, np.uint8) for i in range(200)]
+    path = media.write_video(tmp_path / "long.mp4", frames, fps=25, lossless=True)
+    assert len(list(media.iter_frames(path, gray=True))) == 200
+    kill_after_first = _kill_decoder_after_first_frame(monkeypatch)
+    got = []
+    with pytest.raises(InputError) as e:
+        for f in kill_after_first(media.iter_frames(path, gray=True)):
+            got.append(f)
+    assert str(e.value) == (f"{path}: ffmpeg could not decode it: the decoder was killed "
+                            "(signal 9) before the end of the video")
+    assert 0 < len(got) < 200
+
+
+def test_stopping_early_is_not_an_error(tmp_path):
+    path = media.write_video(tmp_path / "c.mp4", _frames(40), lossless=True)
+    it = media.iter_frames(path, gray=True)
+    assert next(it).shape == (64, 80)
+    it.close()  # the consumer stops: iter_frames ends its decoder and raises nothing

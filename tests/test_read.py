@@ -46,6 +46,68 @@ def test_alignment_counts_insertions_deletions_substitutions():
     assert read.align(["a"], []).summary()["deletions"] == 1
 
 
+def _align_full_table(reference, predicted):
+    """The alignment as read.align computed it with a whole Python cost table (the reference)."""
+    n, m = len(reference), len(predicted)
+    cost = [[i + j for j in range(m + 1)] for i in range(n + 1)]  # borders; the rest is filled
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i][j] = min(cost[i - 1][j - 1] + (reference[i - 1] != predicted[j - 1]),
+                             cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    ops, i, j = [], n, m
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != predicted[j - 1]):
+            ops.append(("=" if reference[i - 1] == predicted[j - 1] else "S",
+                        reference[i - 1], predicted[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            ops.append(("D", reference[i - 1], None))
+            i -= 1
+        else:
+            ops.append(("I", None, predicted[j - 1]))
+            j -= 1
+    return tuple(reversed(ops)), cost[n][m]
+
+
+def _random_words(rng, n):
+    return [f"w{k}" for k in rng.integers(0, 6, n)]
+
+
+def test_alignment_matches_the_whole_table_alignment():
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        ref, hyp = _random_words(rng, rng.integers(0, 25)), _random_words(rng, rng.integers(0, 25))
+        assert read.align(ref, hyp).ops == _align_full_table(ref, hyp)[0]
+
+
+def test_alignment_split_in_halves_is_still_optimal(monkeypatch):
+    monkeypatch.setattr(read, "ALIGN_CELLS", 20)  # every sequence here is split, down to a few words
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        ref, hyp = _random_words(rng, rng.integers(0, 40)), _random_words(rng, rng.integers(0, 40))
+        a = read.align(ref, hyp)
+        assert [o[1] for o in a.ops if o[0] != "I"] == ref
+        assert [o[2] for o in a.ops if o[0] != "D"] == hyp
+        assert all((o[0] == "=") == (o[1] == o[2]) for o in a.ops if o[0] in "=S")
+        assert a.errors == _align_full_table(ref, hyp)[1]
+
+
+def test_alignment_of_long_transcripts_needs_little_memory():
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    ref = _random_words(rng, 6000)
+    hyp = [w for k, w in enumerate(ref) if k % 40] + ["extra"] * 50  # 150 deleted, 50 inserted
+    tracemalloc.start()
+    try:
+        a = read.align(ref, hyp)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert a.reference == 6000 and a.errors <= 200
+    assert peak < 40e6  # a whole cost table would be 6001 x 5901 cells (283 MB as int64)
+
+
 def test_merge_runs_joins_agreeing_neighbours_and_drops_flickers():
     stride = 4
     centres = [10, 14, 18, 22, 26, 30, 34, 50, 54]       # a gap (skipped windows) before 50
@@ -95,6 +157,34 @@ def test_shared_path_is_exact_for_a_random_model_and_its_edges_matter():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     fast = predict.Reader(folded, reader.vocab, dims, reader.device, reader.path)
     np.testing.assert_allclose(predict.window_logits(fast, mouth, windows), alone, rtol=0, atol=1e-4)
+
+
+def test_a_bad_clip_in_a_folder_is_skipped_with_its_reason(tmp_path):
+    from lipreader.config import Config
+
+    torch.manual_seed(0)
+    dims = ModelDims.for_arch("small", 2, frames=9)
+    reader = predict.Reader(build_model(dims).eval(), ["alpha", "beta"], dims, torch.device("cpu"),
+                            Path("random.pt"))
+    folder = tmp_path / "alpha"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in (("v_1000", 9), ("v_2000", 9), ("v_3000", 5)):
+        media.write_video(folder / f"{name}.mp4", rng.integers(0, 256, (n, 96, 96), dtype=np.uint8),
+                          lossless=True)
+    (folder / "v_4000.mp4").write_bytes((folder / "v_1000.mp4").read_bytes()[:300])  # cut short
+    r = read.read_folder(Config(), reader, folder)
+    assert [Path(i.clip).name for i in r.items] == ["v_1000.mp4", "v_2000.mp4", "v_3000.mp4", "v_4000.mp4"]
+    assert [i.prediction is not None for i in r.items] == [True, True, False, False]
+    assert r.items[2].note == ("5 frames, but the model reads 9-frame clips (build them with "
+                               "`lipreader build-dataset --frames 9`)")
+    assert r.items[3].note == "has no video stream"
+    assert r.skipped == {read.UNREADABLE_CLIP: 2} and len(r.scored) == 2
+    assert "skipped clips: 2 unreadable, or not a clip the model reads" in read.format_table(r)
+    for good in ("v_1000.mp4", "v_2000.mp4"):
+        (folder / good).unlink()
+    with pytest.raises(InputError, match="v_3000.mp4: 5 frames, but the model reads 9-frame clips"):
+        read.read_folder(Config(), reader, folder)  # nothing readable: a wrong folder, one error
 
 
 # ---------------------------------------------------------------- the trained chain

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from builder import media, mouth, tracking
-from lipreader.errors import SkipVideo
+from lipreader.errors import InputError, SkipVideo
 
 CARPHONE = "carphone_pristine.mp4"
 
@@ -217,6 +217,20 @@ def test_huge_resolution_is_refused_before_decoding(tmp_path, monkeypatch):
     with pytest.raises(SkipVideo) as e:
         tracking.process_video(video, tmp_path / "out")
     assert e.value.reason == "resolution too large" and files_in(tmp_path / "out") == []
+
+
+def test_a_video_that_cannot_fit_on_the_disk_is_one_error_before_tracking(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    video = media.write_video(tmp_path / "v.mp4", [two_faces()] * 50)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(tracking.shutil, "disk_usage", lambda p: usage(2**40, 2**40 - 2**28, 2**28))
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as e:
+        tracking.process_video(video, out)
+    assert str(e.value) == (f"{video}: tracking it needs about 0.3 GB free in {out} (50 frames), "
+                            "but there are 0.2 GB: free some space")
+    assert files_in(out) == []
 
 
 def test_mesh_size():

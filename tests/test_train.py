@@ -235,6 +235,24 @@ def test_a_cache_is_not_used_once_its_dataset_has_no_clips_of_the_split(tmp_path
     assert len(data.load_cache(root, "train", show=False)) == 0
 
 
+def test_a_cut_short_cache_whose_metadata_still_matches_is_rebuilt(toy, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(toy, root)
+    whole = data.load_cache(root, "val", show=False)
+    expected = np.array(whole.clips)
+    array = root / ".cache" / "val.npy"
+    array.write_bytes(array.read_bytes()[: array.stat().st_size // 2])  # a full disk, a broken copy
+    again = data.load_cache(root, "val", show=False)
+    assert again.paths == whole.paths and np.array_equal(again.clips, expected)
+    alone = tmp_path / "gpu-box"
+    shutil.copytree(root / ".cache", alone / ".cache")
+    (alone / ".cache" / "val.npy").write_bytes(array.read_bytes()[:1000])
+    with pytest.raises(InputError) as e:
+        data.load_cache(alone, "val", show=False)
+    assert str(e.value) == (f"{alone / '.cache' / 'val.npy'}: cut short or damaged, and no clips "
+                            "beside it to rebuild it from: copy the cache again")
+
+
 def test_manifest_is_read_when_present(toy, tmp_path):
     root = tmp_path / "ds"
     shutil.copytree(toy, root)
