@@ -20,6 +20,8 @@ from builder import media
 from builder.synth import make_corpus
 from lipreader.cli import cli
 
+pytestmark = pytest.mark.timeout(300)  # with the module fixtures: corpus, clean build
+
 WORDS = 4
 KILL_AFTER = 5.5  # seconds into build-dataset: mid-way through tracking and cutting on 2 cores
 
