@@ -96,7 +96,7 @@ def _to_mp4(src: Path, dst: Path) -> None:
             "-map", "0:v:0", "-map", "0:a:0?"]
     tries = (["-c", "copy"],
              ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-              "-c:a", "aac", "-b:a", "128k"])
+              "-threads", "4", "-c:a", "aac", "-b:a", "128k"])
     err = ""
     for codec in tries:
         res = subprocess.run(base + codec + ["-movflags", "+faststart", str(dst)],

@@ -563,7 +563,7 @@ def list_clips(folder: Path) -> list[Path]:
     if not found:
         found = [p for p in folder.rglob("*.mp4")
                  if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    return found
+    return sorted(found)
 
 
 def _sidecar(clip: Path) -> dict:

@@ -1,13 +1,35 @@
-"""Shared fixtures. Tests never reach the internet: media comes from 127.0.0.1."""
+"""Shared fixtures. Tests never reach the internet: media comes from 127.0.0.1.
+
+Every run of the suite computes the same numbers on any machine of one torch build: torch and
+BLAS use a fixed number of threads (a float sum's order follows the thread count), torch's
+deterministic algorithms are on, and every random source is seeded in the test that uses it.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 
+import numpy as np
 import pytest
 
-# Keep worker processes and BLAS from fighting over the two cores of a small machine.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# One thread: the same reduction order everywhere, and worker processes and BLAS do not fight
+# over the two cores of a small machine. Set before torch loads, so its pools start with it.
+THREADS = 1
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
+import torch  # noqa: E402
+
+torch.set_num_threads(THREADS)
+torch.use_deterministic_algorithms(True)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Each test starts from the same global random state, whichever tests ran before it."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture()

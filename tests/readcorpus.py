@@ -23,13 +23,17 @@ SECONDS = 10.0
 
 
 @dataclass
-class Trained:
+class Built:
     root: Path
     cfg: Config                 # the test corpus's config: model, videos and dataset folders
     vocab: list[str]
     train_videos: list[str]     # corpus names in the dataset
     seen_videos: list[str]      # seen speakers, videos kept out of the dataset
     unseen_videos: list[str]    # the held-out person
+
+
+@dataclass
+class Trained(Built):
     history: list[dict]
 
 
@@ -42,9 +46,8 @@ def stage(corpus: Path, name: str, to: Path) -> Path:
     return video
 
 
-def make_trained(root: Path, videos: int = 36, held_seen: int = 4, epochs: int = 20,
-                 seed: int = 0) -> Trained:
-    from lipreader import train
+def make_built(root: Path, videos: int = 36, held_seen: int = 4, seed: int = 0) -> Built:
+    """Render the corpus (`seed`), fetch the training speakers' videos and build the dataset."""
     from pipelines import build, fetch
 
     corpus = make_corpus(root / "corpus", words=WORDS, videos=videos, seconds=SECONDS, speakers=6,
@@ -63,14 +66,28 @@ def make_trained(root: Path, videos: int = 36, held_seen: int = 4, epochs: int =
     cfg = Config().override("general", videos=str(root / "videos"), dataset=str(root / "dataset"),
                             pretrainedmodelpath=str(root / "model.pt"), device="cpu")
     cfg = cfg.override("build", words=WORDS, splits="1,0,0", workers=2)
-    # the demo's settings: the temporal-convolution back end learns ten words in ~20 epochs
-    cfg = cfg.override("training", folder=str(root / "dataset"), arch="small", backend="tc",
-                       batch_size=16, lr=3e-3, epochs=epochs, schedule_epochs=epochs, warmup_epochs=0.5,
-                       time_mask=0, label_smoothing=0.0, weight_decay=0.05, printfrequency=0)
     cfg = cfg.override("validation", accuracyfilelocation=str(root / "accuracy.txt"))
     for name in train_names:
         stage(corpus.root, name, root / "staged")
     fetch.fetch_all(cfg, fetch.gather([str(root / "staged")], None), quiet=True)
     build.run(cfg)
+    return Built(root, cfg, corpus.vocabulary, train_names, kept_out, unseen)
+
+
+def train_on(built: Built, epochs: int, seed: int, model: Path | None = None) -> Trained:
+    """Train a new small model on the built dataset; `seed` is the training's [general] seed."""
+    from lipreader import train
+
+    cfg = built.cfg.override("general", seed=seed,
+                             pretrainedmodelpath=str(model or built.root / "model.pt"))
+    # the demo's settings: the temporal-convolution back end
+    cfg = cfg.override("training", folder=cfg.general.dataset, arch="small", backend="tc",
+                       batch_size=16, lr=3e-3, epochs=epochs, schedule_epochs=epochs, warmup_epochs=0.5,
+                       time_mask=0, label_smoothing=0.0, weight_decay=0.05, printfrequency=0)
     result = train.run(cfg, new=True)
-    return Trained(root, cfg, corpus.vocabulary, train_names, kept_out, unseen, result.history)
+    return Trained(built.root, cfg, built.vocab, built.train_videos, built.seen_videos,
+                   built.unseen_videos, result.history)
+
+
+def make_trained(root: Path, epochs: int, corpus_seed: int, train_seed: int) -> Trained:
+    return train_on(make_built(root, seed=corpus_seed), epochs, train_seed)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -21,7 +20,10 @@ from builder import media
 from builder.synth import make_corpus
 from lipreader.cli import cli
 
+pytestmark = pytest.mark.timeout(300)  # with the module fixtures: corpus, clean build
+
 WORDS = 4
+KILL_AFTER = 5.5  # seconds into build-dataset: mid-way through tracking and cutting on 2 cores
 
 
 def copy_as_fetched(corpus: Path, videos: Path, names=None, with_build_outputs: Path | None = None) -> Path:
@@ -166,7 +168,7 @@ def test_sigkill_then_rerun_gives_the_clean_dataset(clean, corpus, tmp_path):
            "--splits", "0.5,0.25,0.25", "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    time.sleep(random.Random().uniform(2.0, 9.0))
+    time.sleep(KILL_AFTER)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     wait_until_gone(proc.pid)  # its workers too: a run's temporary files are left alone while it lives

@@ -19,6 +19,8 @@ from builder.captions import (
 )
 from lipreader.errors import SkipVideo
 
+pytestmark = pytest.mark.timeout(300)  # includes the module's one-video corpus
+
 FIXTURES = Path(__file__).parent / "fixtures" / "captions"
 
 # fixture -> (format, file span in seconds, expected [(word, start, end)], expected source)

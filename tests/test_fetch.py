@@ -24,6 +24,8 @@ from pipelines import fetch
 from pipelines.localserver import serve_folder
 from tests import fetchpages as fp
 
+pytestmark = pytest.mark.timeout(300)  # includes the module's local servers and downloads
+
 YT_ID = "dQw4w9WgXcQ"
 YT_URL = f"https://www.youtube.com/watch?v={YT_ID}"
 HASH = r"[0-9a-f]{8}"

@@ -30,6 +30,9 @@ from pipelines import read
 from pipelines.demo import caption_durations, duration_baseline
 from tests.readcorpus import make_trained, stage
 
+# The first test that asks for `trained` renders, builds and trains (~3-4 min on 2 cores).
+pytestmark = pytest.mark.timeout(900)
+
 # ---------------------------------------------------------------- pure pieces
 
 
@@ -190,9 +193,14 @@ def test_a_bad_clip_in_a_folder_is_skipped_with_its_reason(tmp_path):
 # ---------------------------------------------------------------- the trained chain
 
 
+# Corpus seed, training seed ([general] seed) and epochs of the module's model; see
+# test_caption_guided_reading_of_unseen_videos_of_seen_speakers for how they were chosen.
+CORPUS_SEED, TRAIN_SEED, EPOCHS = 0, 0, 30
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    return make_trained(tmp_path_factory.mktemp("read"))
+    return make_trained(tmp_path_factory.mktemp("read"), EPOCHS, CORPUS_SEED, TRAIN_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +223,15 @@ def caption_reads(read_cfg, trained, inputs) -> dict[str, read.ReadReport]:
 
 
 def test_caption_guided_reading_of_unseen_videos_of_seen_speakers(trained, caption_reads):
+    """Words read with caption timing in 4 videos of training speakers that no model saw.
+
+    Calibrated by a sweep of this chain at 30 epochs, one thread: corpus seeds 0, 1, 2 x
+    training seeds 0, 1 (5 of the 6 runs finished): 39/39, 39/39, 42/42, 38/39, 38/39 words,
+    min 0.974, median 1.000, max 1.000 (training top-1 0.976-0.996). At 20 epochs the same
+    test had read 0.949 on one machine and 0.821 on another, so 30 epochs leave the 0.9 bar
+    about three words of room in the worst run. The same sweep gave the sliding-window bars:
+    matched 37-42 of 39-42 words (min 0.949, bar 0.85), inserted 2-8 (max 0.21, bar 0.3).
+    """
     vocab = set(trained.vocab)
     seen = [i for n in trained.seen_videos for i in caption_reads[n].scored]
     accuracy = sum(i.correct for i in seen) / len(seen)
@@ -262,9 +279,9 @@ def test_sliding_windows_find_the_spoken_words_in_order(read_cfg, trained, input
         silent += r.skipped.get(read.NO_SPEECH, 0)
     print(f"\nsliding windows: {matched}/{reference} caption words recovered in order, "
           f"{inserted} inserted")
-    assert matched >= 0.7 * reference
+    assert matched >= 0.85 * reference
     assert silent >= 1  # long pauses and the closed mouth at the ends are skipped
-    assert inserted <= 0.5 * reference
+    assert inserted <= 0.3 * reference
 
 
 def test_shared_features_equal_per_window_logits_on_a_real_track(read_cfg, trained, caption_reads):

@@ -14,6 +14,8 @@ from builder.media import probe, read_video
 from builder.tracking import FaceMesh
 from lipreader.cli import cli
 
+pytestmark = pytest.mark.timeout(300)  # includes the module's rendered corpus
+
 SMALL = dict(words=6, videos=3, seconds=5.0, speakers=3, holdout_speakers=1, height=360, seed=0)
 
 

@@ -13,6 +13,8 @@ import pytest
 from builder import media, mouth, tracking
 from lipreader.errors import InputError, SkipVideo
 
+pytestmark = pytest.mark.timeout(300)  # includes the module's tracked videos
+
 CARPHONE = "carphone_pristine.mp4"
 
 
