@@ -26,6 +26,8 @@ from lipreader.config import Config
 from lipreader.errors import ConfigError, InputError
 from lipreader.train import load_model, lr_at, make_optimizer, run
 
+pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
+
 WORDS = ("down", "grow", "shrink", "up")
 FRAMES = 12
 
@@ -359,7 +361,6 @@ import sys
 from click.testing import CliRunner
 from lipreader.cli import cli
 
-pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
 args = ["--config", {str(tmp_path / 'o.toml')!r}, "train", "--dataset", {str(toy)!r}, "--arch", "small",
         "--device", "cpu", "--batch-size", "32", "--model", {str(tmp_path / 'm.pt')!r}]
 r1 = CliRunner().invoke(cli, args + ["--dry-run"])
