@@ -289,6 +289,11 @@ def _explain(err: BaseException, timeout: float | None) -> str:
     if short:  # the http downloader gives up with a message only, no exception to look at
         return (f"download interrupted: the connection closed after {short.group(1)} "
                 f"of {short.group(2)} bytes")
+    short = re.search(r"(\d+) bytes read, (\d+) more expected", low)
+    if short:  # the same, worded by yt-dlp's requests handler
+        got = int(short.group(1))
+        return (f"download interrupted: the connection closed after {got} "
+                f"of {got + int(short.group(2))} bytes")
     if "private video" in low or "is private" in low:
         return "private video"
     if any(w in low for w in ("video unavailable", "has been removed", "no longer available",

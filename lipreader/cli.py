@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from lipreader import __version__
 from lipreader.config import Config, load_config, to_toml
 from lipreader.errors import LipreaderError
 
@@ -46,7 +47,7 @@ def _wait_option(f):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Options file (default: ./options.toml when present).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of errors.")
-@click.version_option(package_name="lipreader")
+@click.version_option(__version__, prog_name="lipreader")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Turn public YouTube talk into a word-level lipreading dataset and a model trained on it.
