@@ -25,7 +25,7 @@ from typing import Any
 
 from builder.layout import VideoDir
 from lipreader.config import Fetch
-from lipreader.errors import ConfigError, SkipVideo
+from lipreader.errors import ConfigError, SkipVideo, Throttled
 
 log = logging.getLogger("lipreader.fetch")
 
@@ -33,6 +33,7 @@ BACKOFF_S = 1.0  # first retry waits this long, then twice as long each time
 BACKOFF_MAX_S = 30.0
 TRANSIENT_HTTP = (408, 429, 500, 502, 503, 504)
 YOUTUBE = "Youtube"  # extractor key whose ids are globally unique and kept as they are
+THROTTLE_TRIES = 3  # tries of one request on HTTP 429 or a bot check, [fetch] throttle_wait apart (doubling)
 MAX_HOPS = 10  # pages followed from one URL to the next (meta refresh, embeds) before giving up
 INFO_KEYS = ("id", "extractor", "title", "webpage_url", "uploader", "channel", "license",
              "duration", "fps", "width", "height", "language")
@@ -193,6 +194,9 @@ class _Logger:
 
 
 def base_params(opts: Fetch) -> dict[str, Any]:
+    from yt_dlp.cookies import SUPPORTED_BROWSERS
+
+    from builder import access, jsruntime
     from builder.media import ffmpeg_exe
     return {
         "quiet": True, "noprogress": True, "no_color": True, "logger": _Logger(),
@@ -202,7 +206,21 @@ def base_params(opts: Fetch) -> dict[str, Any]:
         "ratelimit": parse_rate(opts.rate_limit),
         "ffmpeg_location": ffmpeg_exe(),
         "ignoreerrors": False, "updatetime": False,
+        "js_runtimes": jsruntime.yt_dlp_option(),
+        **access.cookie_params(opts.cookies, opts.cookies_from_browser, SUPPORTED_BROWSERS),
+        **access.pacing_params(opts.sleep_requests, opts.sleep_interval, opts.max_sleep_interval),
     }
+
+
+def js_runtime() -> Any:
+    """yt-dlp's own account (JsRuntimeInfo: name, version, path, supported) of the JavaScript
+    runtime it will use with our options, or None when it finds none it supports."""
+    import yt_dlp
+
+    from builder import jsruntime
+    with yt_dlp.YoutubeDL({"quiet": True, "js_runtimes": jsruntime.yt_dlp_option()}) as ydl:
+        found = [r.info for r in ydl._js_runtimes.values() if r is not None and r.info is not None]
+    return next((info for info in found if info.supported), found[0] if found else None)
 
 
 def download_params(opts: Fetch, folder: Path, choice: CaptionChoice | None, archive: Path | None,
@@ -257,8 +275,9 @@ def _explain(err: BaseException, timeout: float | None) -> str:
     for e in chain:
         if isinstance(e, HTTPError):
             status = e.status
-            words = {404: "not found", 403: "forbidden", 410: "gone", 401: "needs sign-in",
-                     429: "too many requests: the site is rate-limiting, try --rate-limit or later"}
+            signin = "(signed in? --cookies FILE or --cookies-from-browser NAME)"
+            words = {404: "not found", 403: f"forbidden {signin}", 410: "gone", 401: f"needs sign-in {signin}",
+                     429: "too many requests (the site is rate-limiting)"}
             if status in words:
                 return f"HTTP {status} {words[status]}"
             return f"HTTP {status} {'server error' if status >= 500 else (e.reason or 'error')}"
@@ -332,6 +351,13 @@ def _temp_id(url: str) -> str:
     return ""
 
 
+def throttled(err: BaseException) -> bool:
+    """HTTP 429 or YouTube's "Sign in to confirm you're not a bot": the site wants fewer requests."""
+    from yt_dlp.networking.exceptions import HTTPError
+    return any((isinstance(e, HTTPError) and e.status == 429) or "not a bot" in str(e).lower()
+               for e in _causes(err))
+
+
 def _is_transient(err: BaseException) -> bool:
     from yt_dlp.networking.exceptions import HTTPError, TransportError
     for e in _causes(err):
@@ -357,6 +383,8 @@ class Downloader:
         if archive is not None:
             params["download_archive"] = str(archive)
         self.ydl = yt_dlp.YoutubeDL(params)
+        if opts.cookies_from_browser:
+            self._browser_cookies()
 
     def close(self) -> None:
         self.ydl.close()
@@ -367,7 +395,40 @@ class Downloader:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _browser_cookies(self) -> None:
+        """Read the browser's cookies now: a browser that cannot be read is one error, not one per URL."""
+        from yt_dlp.cookies import CookieLoadError
+        try:
+            self.ydl.cookiejar  # noqa: B018 - loads them
+        except CookieLoadError as e:
+            cause = _clean(str(e.__cause__ or e))
+            raise ConfigError(f"--cookies-from-browser {self.opts.cookies_from_browser}: cannot read "
+                              f"that browser's cookies ({cause}); is it installed, and the profile "
+                              "right? Or export a cookies.txt and use --cookies") from None
+
+    def _patiently(self, what: str, call: Callable[[], Any]) -> Any:
+        """`call()`, tried again after a pause (doubling) while the site rate-limits or asks for
+        a bot check; `Throttled` when it still does, so that the batch stops instead of hammering."""
+        from yt_dlp.utils import YoutubeDLError
+        for attempt in range(THROTTLE_TRIES):
+            try:
+                return call()
+            except YoutubeDLError as e:
+                if not throttled(e):
+                    raise
+                reason = explain(e, self.opts.socket_timeout)
+                if attempt + 1 >= THROTTLE_TRIES:
+                    raise Throttled(reason) from e
+                wait = self.opts.throttle_wait * 2 ** attempt
+                log.warning("%s: %s; waiting %g s before trying again", what, reason, wait)
+                self.sleep(wait)
+        raise AssertionError("unreachable")
+
     def _extract(self, url: str, ie_key: str | None = None) -> dict[str, Any] | None:
+        """extract_info(process=False), retried on transient errors and after a rate limit."""
+        return self._patiently(url, lambda: self._extract_retried(url, ie_key))
+
+    def _extract_retried(self, url: str, ie_key: str | None = None) -> dict[str, Any] | None:
         """extract_info(process=False), retried with backoff on transient network errors."""
         from yt_dlp.utils import YoutubeDLError
         for attempt in range(self.opts.retries + 1):
@@ -473,9 +534,12 @@ class Downloader:
                                        self.opts.lang)
         filtered: dict[str, str] = {}
         params = download_params(self.opts, folder, choice, self.archive, hooks or [], filtered)
-        try:
+
+        def attempt() -> dict[str, Any] | None:
             with yt_dlp.YoutubeDL(params) as ydl:
-                result = ydl.process_ie_result(info, download=True, extra_info=video.extra)
+                return ydl.process_ie_result(info, download=True, extra_info=video.extra)
+        try:
+            result = self._patiently(video.id, attempt)
         except YoutubeDLError as e:
             raise SkipVideo(explain(e, self.opts.socket_timeout)) from e
         if not result or not result.get("requested_downloads"):

@@ -70,6 +70,22 @@ def config_cmd(ctx: click.Context) -> None:
     click.echo(to_toml(_config(ctx)), nl=False)
 
 
+def _access_options(f):
+    """Cookies and pacing flags of `fetch` ([fetch] cookies, sleep_*)."""
+    for option in reversed([
+        click.option("--cookies", type=click.Path(dir_okay=False),
+                     help="cookies.txt (Netscape format) for sites that want you signed in."),
+        click.option("--cookies-from-browser", metavar="NAME[:PROFILE]",
+                     help="Use a browser's cookies, e.g. firefox or chrome:Default."),
+        click.option("--sleep-requests", type=float, help="Seconds between requests while reading pages."),
+        click.option("--sleep-interval", type=float, help="Seconds before each download."),
+        click.option("--max-sleep-interval", type=float,
+                     help="With --sleep-interval: a random pause up to this many seconds."),
+    ]):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.argument("urls", nargs=-1)
 @click.option("--from-file", type=click.Path(dir_okay=False),
@@ -83,10 +99,11 @@ def config_cmd(ctx: click.Context) -> None:
 @click.option("--socket-timeout", type=float, help="Seconds before a silent connection fails.")
 @click.option("--retries", type=int, help="Retries on transient network errors.")
 @click.option("--rate-limit", help="Download rate limit, e.g. 2M.")
+@_access_options
 @_wait_option
 @click.pass_context
 def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max_duration,
-          socket_timeout, retries, rate_limit, wait) -> None:
+          socket_timeout, retries, rate_limit, wait, **access) -> None:
     """Download videos with captions and metadata into data/videos/<id>/.
 
     URLS are YouTube videos, playlists or channels, other sites yt-dlp knows, or local
@@ -97,7 +114,7 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
     cfg = _config(ctx).override("fetch", max_height=max_height, lang=lang, license=license_,
                                 max_videos=max_videos, max_duration=max_duration,
                                 socket_timeout=socket_timeout, retries=retries,
-                                rate_limit=rate_limit)
+                                rate_limit=rate_limit).override("fetch", **access)
     cfg = cfg.override("general", videos=out, wait=wait)
     summary = fetch_pipeline.run(cfg, list(urls), from_file=from_file)
     if summary.failed:

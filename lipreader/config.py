@@ -48,6 +48,12 @@ class Fetch:
     socket_timeout: float = 20.0
     retries: int = 3
     rate_limit: str = ""
+    cookies: str = ""
+    cookies_from_browser: str = ""
+    sleep_requests: float = 0.0
+    sleep_interval: float = 0.0
+    max_sleep_interval: float = 0.0
+    throttle_wait: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,10 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("fetch", "max_duration"): _at_least(0),
     ("fetch", "socket_timeout"): _more_than(0),
     ("fetch", "retries"): _at_least(0),
+    ("fetch", "sleep_requests"): _at_least(0),
+    ("fetch", "sleep_interval"): _at_least(0),
+    ("fetch", "max_sleep_interval"): _at_least(0),
+    ("fetch", "throttle_wait"): _at_least(0),
     ("build", "words"): _at_least(1),
     ("build", "min_count"): _at_least(1),
     ("build", "min_length"): _at_least(1),

@@ -36,3 +36,12 @@ class DiskFull(LipreaderError):
     def __init__(self, path: object):
         super().__init__(f"{path}: the disk is full (or over quota); free some space and run again "
                          "(nothing half-written was left)")
+
+
+class Throttled(LipreaderError):
+    """The site rate-limits (HTTP 429) or asks for a bot check, even after waiting; the batch
+    stops rather than hammering it (`reason` is the one-line cause)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

@@ -23,7 +23,7 @@ from builder.layout import VideoDir
 from lipreader import atomic, lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
 from lipreader.config import Config
-from lipreader.errors import InputError, SkipVideo
+from lipreader.errors import InputError, SkipVideo, Throttled
 from lipreader.progress import Progress
 
 ARCHIVE = "archive.txt"  # yt-dlp's download archive, beside the video folders
@@ -41,6 +41,7 @@ class Outcome:
 @dataclass
 class FetchSummary:
     outcomes: list[Outcome] = field(default_factory=list)
+    stopped: str = ""  # why the batch stopped early (the site rate-limits), and what to do
 
     def _with(self, status: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -60,7 +61,7 @@ class FetchSummary:
     def text(self) -> str:
         lines = [f"fetched {len(self.fetched)}, skipped {len(self.skipped)}, failed {len(self.failed)}"]
         lines += [f"  failed  {o.id or o.source}: {o.reason}" for o in self.failed]
-        return "\n".join(lines)
+        return "\n".join(lines + ([self.stopped] if self.stopped else []))
 
 
 # ---- sources -------------------------------------------------------------------------
@@ -319,7 +320,7 @@ def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool,
     rep = _Reporter(quiet)
     dl = None
     try:
-        for source in sources:
+        for n, source in enumerate(sources):
             if source.kind == "bad":
                 outcomes: Any = [Outcome(source.text, "", "failed", source.reason)]
             elif source.kind == "file":
@@ -327,15 +328,31 @@ def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool,
             else:
                 dl = dl or Downloader(cfg.fetch, videos, archive)
                 outcomes = _fetch_url(dl, source, videos, cfg, rep, mark)
-            for outcome in outcomes:
-                summary.outcomes.append(outcome)
-                if outcome.status != "fetched":
-                    rep.done(outcome)
+            try:
+                for outcome in outcomes:
+                    summary.outcomes.append(outcome)
+                    if outcome.status != "fetched":
+                        rep.done(outcome)
+            except Throttled as e:
+                summary.stopped = _stop(cfg, summary, rep, source, e, len(sources) - n - 1)
+                break
     finally:
         if dl is not None:
             dl.close()
         rep.close()
     return summary
+
+
+def _stop(cfg: Config, summary: FetchSummary, rep: _Reporter, source: Source, e: Throttled,
+          after: int) -> str:
+    from builder.access import advice
+
+    outcome = Outcome(source.text, "", "failed", e.reason)
+    summary.outcomes.append(outcome)
+    rep.done(outcome)
+    f = cfg.fetch
+    return advice(e.reason, source.text, after, bool(f.cookies or f.cookies_from_browser),
+                  bool(f.sleep_requests or f.sleep_interval))
 
 
 def run(cfg: Config, urls: list[str], from_file: str | None = None) -> FetchSummary:
