@@ -397,10 +397,10 @@ class Downloader:
 
     def _browser_cookies(self) -> None:
         """Read the browser's cookies now: a browser that cannot be read is one error, not one per URL."""
-        from yt_dlp.cookies import CookieLoadError
+        from yt_dlp.utils import YoutubeDLError
         try:
             self.ydl.cookiejar  # noqa: B018 - loads them
-        except CookieLoadError as e:
+        except YoutubeDLError as e:  # DownloadError (yt-dlp reports the cause), or CookieLoadError
             cause = _clean(str(e.__cause__ or e))
             raise ConfigError(f"--cookies-from-browser {self.opts.cookies_from_browser}: cannot read "
                               f"that browser's cookies ({cause}); is it installed, and the profile "
