@@ -238,4 +238,18 @@ def demo(ctx, out, quick) -> None:
     demo_pipeline.run(_config(ctx), Path(out), quick=quick)
 
 
+@cli.command()
+@click.argument("commands", nargs=-1,
+                type=click.Choice(["fetch", "build-dataset", "train", "read", "demo"]))
+@click.pass_context
+def doctor(ctx, commands) -> None:
+    """Say what will work here and what will not, each with its fix (fast, offline).
+
+    Exits with 1 when something COMMANDS (default: all of them) need is missing.
+    """
+    from pipelines import doctor as doctor_pipeline
+
+    sys.exit(doctor_pipeline.run(ctx.obj["config_path"], tuple(commands)))
+
+
 main = cli
