@@ -119,3 +119,22 @@ def test_no_javascript_runtime(in_tmp, released, monkeypatch):
     assert lines(res.output)["javascript"] == (
         "FAIL  javascript    no runtime for YouTube's challenges: downloads fail with 'Requested format "
         "is not available' -> pip install deno (or install Deno from deno.com and put it on PATH)")
+
+
+def test_torch_line_with_gpus_and_with_none(monkeypatch):
+    import torch
+
+    from lipreader.config import Config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"GPU model {i}")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    assert doctor.check_torch(Config()).line() == (
+        f"ok    torch         {torch.__version__}, CUDA 12.8, bf16, 2 GPUs: GPU model 0, GPU model 1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    gpu_only = Config().override("general", device="cuda")
+    got = doctor.check_torch(gpu_only)
+    assert (got.status, got.needed_by) == ("fail", ("train", "read"))
+    assert got.detail == f"{torch.__version__}: no CUDA GPU, and [general] device is cuda"
