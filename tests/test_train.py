@@ -353,13 +353,12 @@ def test_dry_run_on_a_dataset_and_a_checkpoint(toy, trained, in_tmp):
     assert "small + BiLSTM(64), 4 words" in res.output and "trained 14 epochs" in res.output
 
 
+@pytest.mark.timeout(300)  # includes the module's trained toy model
 def test_cli_trains_without_mediapipe_cv2_or_yt_dlp(toy, tmp_path):
     code = f"""
 import sys
 from click.testing import CliRunner
 from lipreader.cli import cli
-
-pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
 args = ["--config", {str(tmp_path / 'o.toml')!r}, "train", "--dataset", {str(toy)!r}, "--arch", "small",
         "--device", "cpu", "--batch-size", "32", "--model", {str(tmp_path / 'm.pt')!r}]
 r1 = CliRunner().invoke(cli, args + ["--dry-run"])
