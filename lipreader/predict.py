@@ -103,7 +103,8 @@ def load_reader(path: str | os.PathLike, device: str = "auto", bf16: bool = Fals
     when present): BatchNorm folded into the convolutions, channels-last ResNet, CPU threads set."""
     import torch
 
-    from lipreader.train import load_model, resolve_device
+    from lipreader.checkpoint import load_model
+    from lipreader.device import resolve_device
 
     dev = resolve_device(device)
     model, vocab, dims = load_model(path, dev)

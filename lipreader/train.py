@@ -1,4 +1,4 @@
-"""`lipreader train`: the training loop, checkpoints, metrics and `load_model`.
+"""`lipreader train`: the training loop, validation and metrics (checkpoints: lipreader.checkpoint).
 
 One flat loop: resolve the device, read the clip cache, build or resume the model, then per
 epoch train, validate, write the checkpoint (atomically; only rank 0 writes under torchrun)
@@ -20,20 +20,25 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import atomic, data, lock
-from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
+from lipreader.atomic import atomic_path, write_json, write_text
+from lipreader.checkpoint import (
+    dims_of,
+    load_checkpoint,
+    model_from,
+    new_checkpoint,
+    save_checkpoint,
+)
 from lipreader.config import Config, Training
+from lipreader.device import resolve_device
 from lipreader.errors import ConfigError, InputError
 from lipreader.model import (
     BACKEND_NAMES,
-    LipReader,
     ModelDims,
     build_model,
     describe,
     sequence_loss,
 )
 
-FORMAT = "lipreader-checkpoint"
-VERSION = 1
 LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
 
 
@@ -71,74 +76,6 @@ def make_optimizer(model, t: Training):
         return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum,
                                weight_decay=t.weight_decay, nesterov=t.momentum > 0)
     raise ConfigError(f"[training] optimizer must be adamw or sgd, got {t.optimizer!r}")
-
-
-def resolve_device(name: str, local_rank: int = 0):
-    import torch
-
-    if name not in ("auto", "cuda", "cpu"):
-        raise ConfigError(f"[general] device must be auto, cuda or cpu, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA GPU is visible to torch; use --device cpu (or auto)")
-    if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
-
-
-# ---------------------------------------------------------------- checkpoints
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A checkpoint as plain data (torch.load with weights_only: it can never run code)."""
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no model file; train one with `lipreader train --new` "
-                         "(or point --model / [general] pretrainedmodelpath at one)")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # a damaged file fails anywhere in zip reading or the safe unpickler
-        raise InputError(f"{p}: truncated or not a lipreader checkpoint "
-                         f"({str(e).splitlines()[0][:120]})") from e
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise InputError(f"{p}: not a lipreader checkpoint (a model file from another program?)")
-    version = ck.get("version", 0)
-    if not isinstance(version, int) or version > VERSION:
-        raise InputError(f"{p}: made by a newer lipreader (checkpoint version {ck['version']}); upgrade")
-    ModelDims.from_dict(ck.get("dims"), str(p))
-    vocab = ck.get("vocab")
-    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
-        raise InputError(f"{p}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`")
-    return ck
-
-
-def _model_from(ck: dict, path: Path) -> tuple[LipReader, ModelDims]:
-    dims = ModelDims.from_dict(ck["dims"], str(path))
-    model = build_model(dims)
-    try:
-        model.load_state_dict(ck["model"])
-    except RuntimeError as e:
-        raise InputError(f"{path}: its weights do not match its own dimensions (damaged file?)") from e
-    return model, dims
-
-
-def load_model(path: str | os.PathLike, device="cpu") -> tuple[LipReader, list[str], ModelDims]:
-    """(model in eval mode on `device`, vocab (index -> word), dims) from a checkpoint."""
-    ck = load_checkpoint(path)
-    model, dims = _model_from(ck, Path(path))
-    return model.to(device).eval(), list(ck["vocab"]), dims
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Serialised in memory first: torch's own file writer turns a full disk into an unnamed
-    RuntimeError, a plain write into a DiskFull error."""
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_bytes(path, buf.getbuffer())
 
 
 # ---------------------------------------------------------------- distributed
@@ -315,7 +252,7 @@ def _append_accuracy(path: Path, line: str) -> None:
 
 def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[str]) -> None:
     """--arch / --backend on the command line must describe the model being continued."""
-    dims = ModelDims.from_dict(ck["dims"], str(model_path))
+    dims = dims_of(ck, model_path)
     for key in ("arch", "backend"):
         if key in given and getattr(dims, key) != getattr(t, key):
             raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
@@ -332,7 +269,7 @@ def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozen
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
         _check_continued(ck, model_path, t, given)
-        dims, vocab = ModelDims.from_dict(ck["dims"], str(model_path)), list(ck["vocab"])
+        dims, vocab = dims_of(ck, model_path), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
     if dims is None:
         if vocab:
@@ -420,7 +357,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
 
     # -- the model, the optimizer, the schedule position
     if ck is not None:
-        model, dims = _model_from(ck, model_path)
+        model, dims = model_from(ck, model_path)
         if (dims.arch, dims.backend) != (t.arch, t.backend):
             say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
                 f"backend {t.backend} apply to --new)")
@@ -523,10 +460,10 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
         if improved:
             best = m["val_top1"]
         if dist_info.main:
-            state = {"format": FORMAT, "version": VERSION, "dims": dims.as_dict(), "vocab": vocab,
-                     "config": cfg.as_dict(), "model": raw.state_dict(), "optimizer": optimizer.state_dict(),
-                     "optimizer_name": t.optimizer, "scheduler": {"step": step, "steps_per_epoch": steps_per_epoch},
-                     "epoch": epoch + 1, "history": history, "best_top1": best}
+            state = new_checkpoint(dims, vocab, raw, config=cfg.as_dict(), optimizer=optimizer.state_dict(),
+                                   optimizer_name=t.optimizer,
+                                   scheduler={"step": step, "steps_per_epoch": steps_per_epoch},
+                                   epoch=epoch + 1, history=history, best_top1=best)
             save_checkpoint(model_path, state)
             if improved:
                 save_checkpoint(files["best"], state)

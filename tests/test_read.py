@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from builder import media
 from builder.layout import VideoDir
-from lipreader import predict, train
+from lipreader import checkpoint, predict
 from lipreader.cli import cli
 from lipreader.errors import InputError
 from lipreader.model import ModelDims, build_model
@@ -370,7 +370,7 @@ def _one_line_error(res) -> str:
 
 
 def _checkpoint(path: Path, dims: ModelDims, vocab: list[str]) -> Path:
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": vocab, "model": build_model(dims).state_dict()}, path)
     return path
 

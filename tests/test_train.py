@@ -21,10 +21,11 @@ from click.testing import CliRunner
 
 from builder.media import write_video
 from lipreader import data
+from lipreader.checkpoint import load_model
 from lipreader.cli import cli
 from lipreader.config import Config
 from lipreader.errors import ConfigError, InputError
-from lipreader.train import load_model, lr_at, make_optimizer, run
+from lipreader.train import lr_at, make_optimizer, run
 
 WORDS = ("down", "grow", "shrink", "up")
 FRAMES = 12
