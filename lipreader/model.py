@@ -232,7 +232,7 @@ class LipReader(nn.Module):
     def __init__(self, dims: ModelDims):
         super().__init__()
         self.dims = dims
-        self.channels_last = False  # set on CUDA: the per-frame ResNet then runs NHWC
+        self.channels_last = False  # see use_channels_last
         self.frontend = Frontend3D(dims.widths[0])
         self.resnet = ResNet(dims.blocks, dims.widths)
         if dims.backend == "tc":
@@ -245,18 +245,24 @@ class LipReader(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Conv3d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-frame embeddings: (B, 1, T, S, S) -> (B, T, D). Frame t depends on frames t-2..t+2."""
-        B, _, T = x.shape[:3]
-        y = self.frontend(x)                                  # (B, C0, T, h, w)
-        C, h, w = y.shape[1], y.shape[3], y.shape[4]
+    def features(self, x: torch.Tensor, keep: slice = slice(None)) -> torch.Tensor:
+        """Per-frame embeddings: (B, 1, T, S, S) -> (B, t, D), t the frames in `keep` (all of
+        them by default; the ResNet runs on those only). Frame t depends on frames t-2..t+2."""
+        y = self.frontend(x)[:, :, keep]                      # (B, C0, t, h, w)
+        B, C, T, h, w = y.shape
         if self.channels_last:
-            y = y.permute(0, 2, 3, 4, 1).reshape(B * T, h, w, C)  # (B*T, h, w, C0)
-            y = y.permute(0, 3, 1, 2)                             # (B*T, C0, h, w) NHWC in memory
+            y = y.permute(0, 2, 3, 4, 1).reshape(B * T, h, w, C)  # (B*t, h, w, C0)
+            y = y.permute(0, 3, 1, 2)                             # (B*t, C0, h, w) NHWC in memory
         else:
-            y = y.transpose(1, 2).reshape(B * T, C, h, w)         # (B*T, C0, h, w)
-        y = self.resnet(y)                                    # (B*T, D)
-        return y.view(B, T, -1)                               # (B, T, D)
+            y = y.transpose(1, 2).reshape(B * T, C, h, w)         # (B*t, C0, h, w)
+        y = self.resnet(y)                                    # (B*t, D)
+        return y.view(B, T, -1)                               # (B, t, D)
+
+    def use_channels_last(self) -> LipReader:
+        """Run the per-frame ResNet NHWC, weights and activations (faster with cuDNN and oneDNN)."""
+        self.resnet.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def head(self, f: torch.Tensor) -> torch.Tensor:
         """Logits at every time step: (B, T, D) -> (B, T, V)."""

@@ -109,9 +109,7 @@ def load_reader(path: str | os.PathLike, device: str = "auto", bf16: bool = Fals
     dev = resolve_device(device)
     model, vocab, dims = load_model(path, dev)
     check_fit(vocab, dims, str(path))
-    fold_batchnorm(model)
-    model.resnet.to(memory_format=torch.channels_last)
-    model.channels_last = True
+    fold_batchnorm(model).use_channels_last()
     if dev.type == "cpu":
         torch.set_num_threads(cpu_threads())
     return Reader(model, vocab, dims, dev, Path(path), bf16)
@@ -156,21 +154,12 @@ def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
                          f"clips (build them with `lipreader build-dataset --frames {reader.frames}`)")
 
 
-def _embed(reader: Reader, x, keep: slice):
-    """model.features(x)[:, keep], running the ResNet only on the kept frames.
-
-    x: (B, 1, T, S, S) normalised -> (B, t, D) float32, t the length of `keep`.
-    """
+def _features(reader: Reader, x, keep: slice = slice(None)):
+    """model.features(x, keep) under the reader's autocast: (B, 1, T, S, S) -> (B, t, D) float32."""
     import torch
 
-    model = reader.model
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=reader.bf16):
-        y = model.frontend(x)[:, :, keep]                  # (B, C0, t, h, w)
-        B, C, t, h, w = y.shape
-        y = y.transpose(1, 2).reshape(B * t, C, h, w)      # (B*t, C0, h, w)
-        if model.channels_last:
-            y = y.contiguous(memory_format=torch.channels_last)
-        return model.resnet(y).view(B, t, -1).float()      # (B, t, D)
+        return reader.model.features(x, keep).float()
 
 
 def _inputs(reader: Reader, frames: np.ndarray):
@@ -187,7 +176,7 @@ def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32) -> np.ndarra
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = _inputs(reader, clips[i:i + batch])                     # (B, 1, T, S, S)
-            f = _embed(reader, x, slice(None))                          # (B, T, D)
+            f = _features(reader, x)                                    # (B, T, D)
             out.append(reader.model.head(f).float().mean(dim=1).cpu())  # (B, V)
     V = len(reader.vocab)
     return torch.cat(out).numpy() if out else np.zeros((0, V), np.float32)
@@ -212,7 +201,7 @@ def video_features(reader: Reader, mouth: np.ndarray, needed: np.ndarray | None 
                 continue
             lo, hi = max(0, a - REACH), min(T, b + REACH)
             x = _inputs(reader, mouth[lo:hi][None])                     # (1, 1, hi-lo, S, S)
-            feats[a:b] = _embed(reader, x, slice(a - lo, b - lo))[0].float().cpu()
+            feats[a:b] = _features(reader, x, slice(a - lo, b - lo))[0].cpu()
     return feats
 
 
@@ -250,7 +239,7 @@ def _edge_features(reader: Reader, mouth: np.ndarray, index: np.ndarray, where: 
             x = _inputs(reader, mouth[frames.ravel()].reshape(*frames.shape, *mouth.shape[1:]))
             mask = torch.as_tensor(inside, device=x.device, dtype=x.dtype)
             x = x * mask[:, None, :, None, None]                        # zeros beyond the window
-            out.append(_embed(reader, x, slice(REACH, REACH + 1))[:, 0].float().cpu())
+            out.append(_features(reader, x, slice(REACH, REACH + 1))[:, 0].cpu())
     D = reader.model.resnet.out_dim
     return torch.cat(out) if out else torch.zeros(0, D)
 

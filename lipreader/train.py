@@ -369,8 +369,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     use_cuda = device.type == "cuda"
     if use_cuda:
         torch.backends.cudnn.benchmark = True
-        raw.resnet.to(memory_format=torch.channels_last)
-        raw.channels_last = True
+        raw.use_channels_last()
     optimizer = make_optimizer(raw, t)
     start_epoch, step, history, best = 0, 0, [], None
     if ck is not None:
