@@ -142,7 +142,7 @@ def test_list_file_then_rerun_skips_everything(cfg, base, tmp_path):
     urls.write_text(f"# my talks\n\n{base}/page.html\n{base}/two.html   # two videos\n")
     first = fetch.run(cfg, [], from_file=str(urls))
     assert (len(first.fetched), len(first.skipped), len(first.failed)) == (3, 0, 0)
-    archive = (Path(cfg.general.videos) / fetch.ARCHIVE).read_text().split()
+    archive = VideoDir.archive(cfg.general.videos).read_text().split()
     assert len(archive) == 6 and set(archive[1::2]) == set(folders(cfg))
     again = fetch.run(cfg, [str(urls)])  # a list file given as an argument works too
     assert (len(again.fetched), len(again.skipped), len(again.failed)) == (0, 3, 0)
@@ -304,7 +304,7 @@ def test_youtube_merge_height_limit_and_archive(cfg, fake_youtube):
     vd = folders(cfg)[YT_ID]
     got = media.probe(vd.video)
     assert (got.width, got.height, got.has_video, got.has_audio) == (160, 120, True, True)
-    assert (Path(cfg.general.videos) / fetch.ARCHIVE).read_text() == f"youtube {YT_ID}\n"
+    assert VideoDir.archive(cfg.general.videos).read_text() == f"youtube {YT_ID}\n"
     again = fetch.run(cfg, [f"https://youtu.be/{YT_ID}"])
     assert [(o.id, o.status) for o in again.outcomes] == [(YT_ID, "skipped")]
     assert len(calls) == 1  # the archive answered without asking "YouTube"
