@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.layout import VideoDir
-from lipreader.errors import ConfigError, SkipVideo
+from lipreader.errors import SkipVideo
 
 log = logging.getLogger("lipreader.fetch")
 
@@ -50,7 +50,7 @@ class Settings:
     caption_formats: str     # yt-dlp's subtitlesformat, best first
     socket_timeout: float    # seconds before a silent connection fails
     retries: int             # retries on transient network errors
-    rate_limit: str          # bytes per second such as "2M" ("" for none)
+    rate_limit: int | None   # bytes per second (None: no limit)
 
 
 class Filtered(SkipVideo):
@@ -93,17 +93,6 @@ class Downloaded:
 def backoff(n: int) -> float:
     """Seconds to wait before retry number n+1 (yt-dlp calls it with n=0 first)."""
     return min(BACKOFF_S * 2 ** n, BACKOFF_MAX_S)
-
-
-def parse_rate(text: str) -> float | None:
-    """'2M' -> 2097152.0 bytes/s; '' -> None."""
-    if not text:
-        return None
-    from yt_dlp.utils import parse_bytes
-    rate = parse_bytes(text)
-    if not rate or rate <= 0:
-        raise ConfigError(f"[fetch] rate_limit must look like 500K or 2M (bytes per second), got {text!r}")
-    return float(rate)
 
 
 def format_spec(max_height: int) -> str:
@@ -212,7 +201,7 @@ def base_params(opts: Settings) -> dict[str, Any]:
         "socket_timeout": opts.socket_timeout,
         "retries": opts.retries, "fragment_retries": opts.retries, "extractor_retries": opts.retries,
         "retry_sleep_functions": {k: (lambda n: backoff(n)) for k in ("http", "fragment", "extractor")},
-        "ratelimit": parse_rate(opts.rate_limit),
+        "ratelimit": opts.rate_limit,
         "ffmpeg_location": ffmpeg_exe(),
         "ignoreerrors": False, "updatetime": False,
     }

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from lipreader.config import Config, load_config, to_toml
+from lipreader.constants import FPS
 from lipreader.errors import LipreaderError
 
 
@@ -111,7 +112,7 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
 @click.option("--holdout-speakers", type=int, default=1, show_default=True,
               help="Speakers (a different real person) kept out of training videos.")
 @click.option("--faces", type=click.Path(file_okay=False, exists=True), help="Folder of your own face photos.")
-@click.option("--fps", type=float, default=25.0, show_default=True)
+@click.option("--fps", type=float, default=FPS, show_default=True)
 @click.option("--height", type=int, default=480, show_default=True, help="Frame height (360-720).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context

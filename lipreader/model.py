@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from lipreader.config import BACKENDS, ROI
+from lipreader.config import BACKENDS
+from lipreader.constants import CROP, ROI, WORD_FRAMES
 from lipreader.errors import InputError
 
 ARCHS = {
@@ -43,7 +44,6 @@ BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC"}  # as summaries and logs print th
 LIMITS = {"num_classes": (1, 100_000), "input_size": (8, 512), "frames": (1, 10_000), "hidden": (1, 4096),
           "lstm_layers": (1, 8), "downsample": (1, 8), "stages": (1, 8), "blocks": (1, 64), "widths": (1, 4096)}
 MAX_PARAMETERS = 1_000_000_000
-ROI_SIZE = ROI  # the dataset's mouth clips are 96x96
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class ModelDims:
 
     arch: str = "resnet34"
     num_classes: int = 500
-    input_size: int = 88             # crop fed to the network, after `downsample`
-    frames: int = 29                 # clip length trained on (any T works at inference)
+    input_size: int = CROP           # crop fed to the network, after `downsample`
+    frames: int = WORD_FRAMES        # clip length trained on (any T works at inference)
     blocks: tuple[int, ...] = (3, 4, 6, 3)
     widths: tuple[int, ...] = (64, 128, 256, 512)
     hidden: int = 256                # LSTM units per direction
@@ -62,7 +62,7 @@ class ModelDims:
     backend: str = "lstm"            # "lstm" (2-layer BiLSTM) or "tc" (temporal convolutions)
 
     @classmethod
-    def for_arch(cls, arch: str, num_classes: int, input_size: int = 88, frames: int = 29,
+    def for_arch(cls, arch: str, num_classes: int, input_size: int = CROP, frames: int = WORD_FRAMES,
                  backend: str = "lstm") -> ModelDims:
         """`input_size` is the crop at full ROI resolution; "small" works at half of it."""
         if arch not in ARCHS:
@@ -315,7 +315,7 @@ def describe(model: LipReader) -> str:
     back = f"{BACKEND_NAMES[d.backend]}({d.hidden if d.backend == 'lstm' else 2 * d.hidden})"
     title = f"{d.arch} + {back}, {d.num_classes} words, input {S}x{S}"
     if d.downsample > 1:
-        title += f" (ROI {ROI_SIZE}x{ROI_SIZE} pooled by {d.downsample})"
+        title += f" (ROI {ROI}x{ROI} pooled by {d.downsample})"
     lines = [title]
     for name, shape, module in rows:
         n = f"{count_parameters(module):>12,}" if module is not None else " " * 12

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import data
+from lipreader.constants import ROI
 from lipreader.errors import InputError
-from lipreader.model import ROI_SIZE, LipReader, ModelDims
+from lipreader.model import LipReader, ModelDims
 
 REACH = 2          # frames the front end sees on each side of a frame (temporal kernel 5, padding 2)
 CHUNK = 125        # video frames per ResNet batch of the shared features (5 s at 25 fps)
@@ -90,10 +91,10 @@ def check_fit(vocab: Sequence[str], dims: ModelDims, where: str) -> None:
         raise InputError(f"{where}: its vocabulary has empty or repeated words (a damaged "
                          "checkpoint?); train a new one with `lipreader train --new`")
     crop = data.crop_size(dims.input_size, dims.downsample)
-    if not REACH * 2 < crop <= ROI_SIZE:
+    if not REACH * 2 < crop <= ROI:
         raise InputError(f"{where}: the model reads {crop}x{crop} crops, but mouth clips are "
-                         f"{ROI_SIZE}x{ROI_SIZE}: train a model on this project's clips "
-                         "(`lipreader train --new`, [training] input_size at most 96)")
+                         f"{ROI}x{ROI}: train a model on this project's clips "
+                         f"(`lipreader train --new`, [training] input_size at most {ROI})")
     if dims.frames < 1:
         raise InputError(f"{where}: the model was trained on {dims.frames}-frame clips")
 
@@ -145,9 +146,9 @@ def fold_batchnorm(model: LipReader) -> LipReader:
 
 def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
     """InputError unless `frames` is a (T, 96, 96) clip of the length the model was trained on."""
-    if frames.ndim != 3 or frames.shape[1:] != (ROI_SIZE, ROI_SIZE):
+    if frames.ndim != 3 or frames.shape[1:] != (ROI, ROI):
         size = "x".join(str(s) for s in frames.shape[1:][::-1])
-        raise InputError(f"{where}: frames are {size}, the model reads {ROI_SIZE}x{ROI_SIZE} mouth "
+        raise InputError(f"{where}: frames are {size}, the model reads {ROI}x{ROI} mouth "
                          "clips (made by `lipreader build-dataset`)")
     if len(frames) != reader.frames:
         raise InputError(f"{where}: {len(frames)} frames, but the model reads {reader.frames}-frame "

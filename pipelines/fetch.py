@@ -22,7 +22,7 @@ import click
 from builder.layout import VideoDir
 from lipreader import atomic, lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
-from lipreader.config import Config, Fetch
+from lipreader.config import Config, Fetch, rate_bytes
 from lipreader.errors import InputError, SkipVideo
 from lipreader.progress import Progress
 
@@ -160,7 +160,7 @@ def download_settings(f: Fetch) -> Settings:
 
     return Settings(lang=f.lang, max_height=f.max_height, license=f.license, max_duration=f.max_duration,
                     caption_formats=f.caption_formats, socket_timeout=f.socket_timeout, retries=f.retries,
-                    rate_limit=f.rate_limit)
+                    rate_limit=rate_bytes(f.rate_limit))
 
 
 # ---- one video -----------------------------------------------------------------------

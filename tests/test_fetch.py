@@ -463,7 +463,6 @@ def test_license_and_helpers():
     assert not download.license_matches("cc-by-sa", yt_cc)
     assert not download.license_matches("cc-by", None)
     assert download.format_spec(720).startswith("bv*[height<=?720][ext=mp4]+ba[ext=m4a]/")
-    assert download.parse_rate("2M") == 2 * 1024 ** 2 and download.parse_rate("") is None
     assert download.folder_id({"id": YT_ID, "extractor_key": "Youtube"}, "x") == YT_ID
     assert download.folder_id({"id": "../a b", "extractor_key": "Generic"}, "u") == \
         "a_b-" + __import__("hashlib").sha1(b"u").hexdigest()[:8]
@@ -471,6 +470,17 @@ def test_license_and_helpers():
     page = "http://h/talks/talk-3/index.html"
     assert download.folder_id({"id": "index-1", "extractor_key": "HTML5MediaEmbed"}, page) == \
         "talk-3-1-" + __import__("hashlib").sha1(page.encode()).hexdigest()[:8]
+
+
+def test_rate_limits_are_read_as_yt_dlp_reads_them():
+    """[fetch] rate_limit is checked when options.toml loads, without yt-dlp (train needs none)."""
+    from yt_dlp.utils import parse_bytes
+
+    from lipreader.config import rate_bytes
+
+    assert rate_bytes("2M") == 2 * 1024 ** 2 and rate_bytes("") is None
+    for text in ("500K", "2m", "1.5 M", "100", "3G", "0", "0.1", "2MB", "M", "-1K", "1,5M", " 2M"):
+        assert rate_bytes(text) == (parse_bytes(text) or None), text
 
 
 def test_classify(tmp_path):
