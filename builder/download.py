@@ -14,7 +14,6 @@ in the summary; format and caption selection, the archive and the downloads stay
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import time
 import urllib.parse
@@ -25,8 +24,7 @@ from typing import Any
 
 from builder.layout import VideoDir
 from lipreader.errors import SkipVideo
-
-log = logging.getLogger("lipreader.fetch")
+from lipreader.say import note
 
 BACKOFF_S = 1.0  # first retry waits this long, then twice as long each time
 BACKOFF_MAX_S = 30.0
@@ -177,21 +175,22 @@ def match_filter(opts: Settings, record: dict[str, str]) -> Callable[..., str | 
 
 
 class _Logger:
-    """yt-dlp's chatter goes to the debug log; its warnings to ours, minus the noise."""
+    """yt-dlp's chatter is dropped; its warnings, minus the noise, are notes on stderr."""
 
     NOISE = ("Falling back on generic information extractor",)
 
     def debug(self, msg: str) -> None:
-        log.debug(msg)
+        pass
 
     def info(self, msg: str) -> None:
-        log.debug(msg)
+        pass
 
     def warning(self, msg: str) -> None:
-        (log.debug if any(n in msg for n in self.NOISE) else log.warning)(msg)
+        if not any(n in msg for n in self.NOISE):
+            note(msg)
 
     def error(self, msg: str) -> None:
-        log.debug(msg)  # it is raised as DownloadError right after; `explain` words it
+        pass  # it is raised as DownloadError right after; `explain` words it
 
 
 def base_params(opts: Settings) -> dict[str, Any]:
@@ -369,8 +368,7 @@ class Downloader:
             except YoutubeDLError as e:
                 if attempt >= self.opts.retries or not _is_transient(e):
                     raise
-                log.warning("%s: %s; retrying (%d/%d)", url, explain(e, self.opts.socket_timeout),
-                            attempt + 1, self.opts.retries)
+                note(f"{url}: {explain(e, self.opts.socket_timeout)}; retrying ({attempt + 1}/{self.opts.retries})")
                 self.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 

@@ -14,6 +14,7 @@ import click
 from lipreader.config import Config, load_config, to_toml
 from lipreader.constants import FPS
 from lipreader.errors import LipreaderError
+from lipreader.say import note, say
 
 
 class LipreaderGroup(click.Group):
@@ -33,7 +34,7 @@ def _config(ctx: click.Context) -> Config:
     if "config" not in ctx.obj:
         ctx.obj["config"] = load_config(ctx.obj["config_path"])
         for notice in ctx.obj["config"].notices:
-            click.echo(notice, err=True)
+            note(notice)
     return ctx.obj["config"]
 
 
@@ -67,7 +68,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @click.pass_context
 def config_cmd(ctx: click.Context) -> None:
     """Print the effective configuration (options.toml with defaults filled in)."""
-    click.echo(to_toml(_config(ctx)), nl=False)
+    say(to_toml(_config(ctx)), end="")
 
 
 @cli.command()

@@ -41,6 +41,7 @@ from lipreader.model import (
     describe,
     sequence_loss,
 )
+from lipreader.say import quiet, say
 
 LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
 
@@ -212,7 +213,7 @@ def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[s
                               "(or --model to name another file)")
 
 
-def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozenset()) -> TrainResult:
+def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()) -> TrainResult:
     t = cfg.training
     model_path = Path(cfg.general.pretrainedmodelpath)
     clips = data.find_clips(t.folder, "train")
@@ -244,15 +245,16 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     differs from the model being continued is an error (from options.toml it is a note).
     The model is locked while it trains (by the process that writes it: rank 0 under torchrun).
     """
-    writes = not dry_run and os.environ.get("RANK", "0") == "0"
+    main = os.environ.get("RANK", "0") == "0"  # the process that prints and writes (rank 0 under torchrun)
+    writes = not dry_run and main
     if not dry_run:
         atomic.check_writable(cfg.general.pretrainedmodelpath, "model",
                               "--model or [general] pretrainedmodelpath")
         if validate:
             atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
                                   "[validation] accuracyfilelocation")
-    with lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) if writes \
-            else contextlib.nullcontext():
+    with quiet(not main), lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) \
+            if writes else contextlib.nullcontext():
         return _run(cfg, new, force, validate, dry_run, given)
 
 
@@ -278,29 +280,25 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     dist_info = distributed.init(cfg.general.device)
     device = resolve_device(cfg.general.device, dist_info.local_rank)
 
-    def say(*a):
-        if dist_info.main:
-            print(*a, flush=True)
-
     if dry_run:
-        return _dry_run(cfg, new, device, say, given)
+        return _dry_run(cfg, new, device, given)
 
     # -- the model file: continue it, or start a new one
-    ck = _continued(model_path, new, force, t, given, say)
+    ck = _continued(model_path, new, force, t, given)
 
     # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
     root = Path(t.folder)
-    train_cache, vocab = _training_data(root, ck, model_path, dist_info, say)
+    train_cache, vocab = _training_data(root, ck, model_path, dist_info)
 
     # -- the model, the optimizer, the schedule position
-    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info, say)
+    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info)
 
     # -- the batches: training clips, and the validation split with --validate
     size = data.crop_size(m.dims.input_size, m.dims.downsample)
     loader = data.ClipLoader(train_cache, train_cache.labels(vocab), t.batch_size, size, train=True,
                              time_mask=t.time_mask, seed=cfg.general.seed, rank=dist_info.rank,
                              world=dist_info.world)
-    val_loader, val_split = _validation_data(cfg, root, train_cache, vocab, size, dist_info, say) \
+    val_loader, val_split = _validation_data(cfg, root, train_cache, vocab, size, dist_info) \
         if validate else (None, None)
     where = f"continuing {model_path} at epoch {m.start_epoch}" if ck is not None else f"new model -> {model_path}"
     say(f"{where}: {m.dims.arch} + {BACKEND_NAMES[m.dims.backend]}, {len(vocab)} words, "
@@ -310,7 +308,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     run_history, last_eval = [], None
     for epoch in range(m.start_epoch, m.start_epoch + t.epochs):
         # -- one pass over the training clips
-        metrics = _train_epoch(m, loader, epoch, t, device, dist_info, say)
+        metrics = _train_epoch(m, loader, epoch, t, device, dist_info)
 
         # -- validation
         if val_loader is not None:
@@ -342,8 +340,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
                        dims=m.dims, vocab=vocab, summary=table)
 
 
-def _continued(model_path: Path, new: bool, force: bool, t: Training, given: frozenset[str],
-               say) -> dict | None:
+def _continued(model_path: Path, new: bool, force: bool, t: Training, given: frozenset[str]) -> dict | None:
     """The checkpoint to continue, or None for a new model."""
     if new and model_path.exists() and not force:
         raise InputError(f"{model_path} exists: add --force to overwrite it, or drop --new to continue training it")
@@ -357,8 +354,8 @@ def _continued(model_path: Path, new: bool, force: bool, t: Training, given: fro
     return ck
 
 
-def _training_data(root: Path, ck: dict | None, model_path: Path, dist_info: Dist,
-                   say) -> tuple[data.ClipCache, list[str]]:
+def _training_data(root: Path, ck: dict | None, model_path: Path,
+                   dist_info: Dist) -> tuple[data.ClipCache, list[str]]:
     """The training split's cache and its vocabulary, which a continued model must share."""
     if dist_info.main:
         train_cache = data.load_cache(root, "train", show=True)
@@ -384,7 +381,7 @@ def _training_data(root: Path, ck: dict | None, model_path: Path, dist_info: Dis
 
 
 def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str], frames: int,
-                 device, dist_info: Dist, say) -> _Model:
+                 device, dist_info: Dist) -> _Model:
     """The model on `device` (continued or new, seeded), its optimizer, the schedule position."""
     import torch
 
@@ -421,7 +418,7 @@ def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str
 
 
 def _validation_data(cfg: Config, root: Path, train_cache: data.ClipCache, vocab: list[str], size: int,
-                     dist_info: Dist, say) -> tuple[data.ClipLoader, str]:
+                     dist_info: Dist) -> tuple[data.ClipLoader, str]:
     """Centre-crop batches of [validation] folder (a split name, or "train")."""
     t = cfg.training
     val_split = "train" if cfg.validation.folder == "train" else cfg.validation.folder
@@ -437,8 +434,8 @@ def _validation_data(cfg: Config, root: Path, train_cache: data.ClipCache, vocab
     return loader, val_split
 
 
-def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, device, dist_info: Dist,
-                 say) -> dict:
+def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, device,
+                 dist_info: Dist) -> dict:
     """One pass over the training batches; advances `m.step`. -> the epoch's metrics."""
     import torch
 

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from builder.layout import VideoDir
 from lipreader import atomic, lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
 from lipreader.config import Config, Fetch, rate_bytes
 from lipreader.errors import InputError, SkipVideo
 from lipreader.progress import Progress
+from lipreader.say import say
 
 if TYPE_CHECKING:
     from builder.download import Settings
@@ -178,7 +177,7 @@ class _Reporter:
             return
         if self.overall.tty:  # clear the progress line first
             self.overall.stream.write("\r\033[K")
-        click.echo(text)
+        say(text)
 
     def video_bar(self, vid: str) -> tuple[Progress, Callable[[dict[str, Any]], None]]:
         bar = Progress(None, f"  {vid}", unit="kB", enabled=self.tty and not self.quiet)
@@ -348,7 +347,7 @@ def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool,
 def run(cfg: Config, urls: list[str], from_file: str | None = None) -> FetchSummary:
     """Fetch every video of `urls` (and of the list `from_file`); print a summary."""
     summary = fetch_all(cfg, gather(urls, from_file))
-    click.echo(summary.text())
+    say(summary.text())
     return summary
 
 
