@@ -36,15 +36,15 @@ def random_checkpoint(path: Path, arch: str = "resnet34", words: int = 500,
     """A checkpoint in `train`'s format with random weights and `words` words (`known` first)."""
     import torch
 
-    from lipreader import train
+    from lipreader import checkpoint
     from lipreader.model import ModelDims, build_model
 
     vocab = sorted(set(known) | {f"word{i:03d}" for i in range(words - len(set(known)))})
     dims = ModelDims.for_arch(arch, len(vocab))
     torch.manual_seed(0)
-    state = {"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    state = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
              "vocab": vocab, "model": build_model(dims).state_dict(), "epoch": 0}
-    train.save_checkpoint(path, state)
+    checkpoint.save_checkpoint(path, state)
     return path
 
 

@@ -57,6 +57,15 @@ class VideoDir:
         this file is there."""
         return self.root / "read.json"
 
+    def complete(self) -> bool:
+        """Fetched: the video and its info.json are there (fetch renames a finished folder into place)."""
+        return self.video.is_file() and self.info.is_file()
+
+    @staticmethod
+    def archive(videos: Path) -> Path:
+        """yt-dlp's download archive beside the video folders: one "<extractor> <id>" a line."""
+        return Path(videos) / "archive.txt"
+
 
 def video_dirs(videos: Path) -> list[VideoDir]:
     """Finished video folders under `videos`, sorted by id (temporary folders are ignored)."""

@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 from lipreader.config import Config, load_config, to_toml
+from lipreader.constants import FPS
 from lipreader.errors import LipreaderError
+from lipreader.say import note, say
 
 
 class LipreaderGroup(click.Group):
@@ -32,7 +34,7 @@ def _config(ctx: click.Context) -> Config:
     if "config" not in ctx.obj:
         ctx.obj["config"] = load_config(ctx.obj["config_path"])
         for notice in ctx.obj["config"].notices:
-            click.echo(notice, err=True)
+            note(notice)
     return ctx.obj["config"]
 
 
@@ -66,7 +68,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @click.pass_context
 def config_cmd(ctx: click.Context) -> None:
     """Print the effective configuration (options.toml with defaults filled in)."""
-    click.echo(to_toml(_config(ctx)), nl=False)
+    say(to_toml(_config(ctx)), end="")
 
 
 @cli.command()
@@ -111,7 +113,7 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
 @click.option("--holdout-speakers", type=int, default=1, show_default=True,
               help="Speakers (a different real person) kept out of training videos.")
 @click.option("--faces", type=click.Path(file_okay=False, exists=True), help="Folder of your own face photos.")
-@click.option("--fps", type=float, default=25.0, show_default=True)
+@click.option("--fps", type=float, default=FPS, show_default=True)
 @click.option("--height", type=int, default=480, show_default=True, help="Frame height (360-720).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context

@@ -472,7 +472,7 @@ def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, co
     import torch
 
     from builder.localvideo import local_id
-    from lipreader import train
+    from lipreader import checkpoint
     from lipreader.model import ModelDims, build_model
     from tests.readcorpus import stage
 
@@ -480,7 +480,7 @@ def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, co
     vocab = json.loads((work / "data" / "dataset" / "stats.json").read_text())["vocabulary"]
     torch.manual_seed(0)
     dims = ModelDims.for_arch("small", len(vocab), frames=29)
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": vocab, "model": build_model(dims).state_dict()}, in_tmp / "model.pt")
     talk = stage(corpus, "v000-astronaut-0", in_tmp / "inputs")
     res = CliRunner().invoke(cli, ["read", str(talk), "--model", "model.pt"])

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from builder import media
 from builder.layout import VideoDir
-from lipreader import predict, train
+from lipreader import checkpoint, predict
 from lipreader.cli import cli
 from lipreader.errors import InputError
 from lipreader.model import ModelDims, build_model
@@ -146,7 +146,7 @@ def test_shared_path_is_exact_for_a_random_model_and_its_edges_matter():
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-5)
     x = torch.randn(2, 1, 9, 44, 44)
     with torch.no_grad():
-        np.testing.assert_allclose(predict._embed(reader, x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
+        np.testing.assert_allclose(model.features(x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
         whole = model(predict._inputs(reader, mouth[np.array(windows[:4])])).mean(1).numpy()
     np.testing.assert_allclose(alone[:4], whole, rtol=0, atol=1e-5)
     # Taking the shared features at the window edges too would be measurably wrong.
@@ -370,7 +370,7 @@ def _one_line_error(res) -> str:
 
 
 def _checkpoint(path: Path, dims: ModelDims, vocab: list[str]) -> Path:
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": vocab, "model": build_model(dims).state_dict()}, path)
     return path
 

@@ -21,10 +21,11 @@ from click.testing import CliRunner
 
 from builder.media import write_video
 from lipreader import data
+from lipreader.checkpoint import load_model
 from lipreader.cli import cli
 from lipreader.config import Config
 from lipreader.errors import ConfigError, InputError
-from lipreader.train import load_model, lr_at, make_optimizer, run
+from lipreader.train import lr_at, make_optimizer, run
 
 pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
 
@@ -355,6 +356,7 @@ def test_dry_run_on_a_dataset_and_a_checkpoint(toy, trained, in_tmp):
     assert "small + BiLSTM(64), 4 words" in res.output and "trained 14 epochs" in res.output
 
 
+@pytest.mark.timeout(300)  # includes the module's trained toy model
 def test_cli_trains_without_mediapipe_cv2_or_yt_dlp(toy, tmp_path):
     code = f"""
 import sys
