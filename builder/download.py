@@ -291,6 +291,10 @@ def _explain(err: BaseException, timeout: float | None) -> str:
     if short:  # the http downloader gives up with a message only, no exception to look at
         return (f"download interrupted: the connection closed after {short.group(1)} "
                 f"of {short.group(2)} bytes")
+    short = re.search(r"(\d+) bytes read, (\d+) more expected", low)
+    if short:  # the same, through the requests handler (installed with yt-dlp's default extra)
+        got, more = int(short.group(1)), int(short.group(2))
+        return f"download interrupted: the connection closed after {got} of {got + more} bytes"
     if "private video" in low or "is private" in low:
         return "private video"
     if any(w in low for w in ("video unavailable", "has been removed", "no longer available",
