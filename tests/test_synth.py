@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from builder import synth
+from builder.landmarks import EYE_OUTER, INNER_LIP_MID
 from builder.media import probe, read_video
 from builder.synth import script
 from builder.tracking import FaceMesh
@@ -74,8 +75,9 @@ def test_face_found_in_every_speakers_frames(tracked):
 def test_measured_lip_opening_follows_script(tracked):
     for marks, truth in tracked.values():
         ok = [i for i, m in enumerate(marks) if m is not None]
-        gap = np.array([np.linalg.norm(marks[i][13, :2] - marks[i][14, :2])
-                        / np.linalg.norm(marks[i][33, :2] - marks[i][263, :2]) for i in ok])
+        (up, lo), (left, right) = INNER_LIP_MID, EYE_OUTER
+        gap = np.array([np.linalg.norm(marks[i][up, :2] - marks[i][lo, :2])
+                        / np.linalg.norm(marks[i][left, :2] - marks[i][right, :2]) for i in ok])
         intended = np.array(truth["opening"])[ok]
         r = np.corrcoef(gap, intended)[0, 1]
         assert r > 0.8, (truth["speaker"], r)

@@ -115,6 +115,22 @@ def test_mouth_strip_png(carphone, tmp_path):
     assert 60 < sheet.mean() < 200
 
 
+def test_facemesh_gives_the_landmarks_of_mediapipes_public_solution():
+    import mediapipe as mp
+
+    image = astronaut()
+    h, w = image.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                         refine_landmarks=True) as public:
+        found = public.process(image).multi_face_landmarks
+    expected = np.array([(p.x, p.y, p.z) for p in found[0].landmark], np.float32) * [w, h, w]
+    with tracking.FaceMesh(video=False) as mesh:
+        faces = mesh.detect(image)
+    assert len(faces) == 1 and faces[0].landmarks.shape == (478, 3)
+    assert np.array_equal(faces[0].landmarks, expected.astype(np.float32))
+    assert 0.5 < faces[0].score <= 1.0                  # the detector's confidence, besides
+
+
 # ---------------------------------------------------------------------------- two faces
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.landmarks import INNER_LIP_MID, MOUTH_CORNERS
 from lipreader.errors import InputError
 
 MIN_FACE_PX = 80               # FaceMesh misses faces narrower than this at 480p
@@ -27,7 +28,8 @@ class Pose:
 
 
 def _mouth_gap(lm: np.ndarray) -> float:
-    return float(np.linalg.norm(lm[13] - lm[14]) / np.linalg.norm(lm[61] - lm[291]))
+    (up, lo), (left, right) = INNER_LIP_MID, MOUTH_CORNERS
+    return float(np.linalg.norm(lm[up] - lm[lo]) / np.linalg.norm(lm[left] - lm[right]))
 
 
 def _upscale(image: np.ndarray, lm: np.ndarray, min_face: float = 160.0):

@@ -9,21 +9,25 @@ import math
 
 import numpy as np
 
+from builder.landmarks import (
+    CHIN,
+    LIP_CORNERS,
+    LOWER_IN2,
+    LOWER_INNER,
+    LOWER_MID,
+    LOWER_OUTER,
+    MOUTH_CORNERS,
+    N_LANDMARKS,
+    N_MESH,
+    UPPER_IN2,
+    UPPER_INNER,
+    UPPER_MID,
+    UPPER_OUTER,
+)
 from builder.synth.faces import Pose
 from builder.synth.speakers import Speaker
 
 OPEN_GAP = 0.9                 # inner-lip gap at open=1, in half mouth widths
-
-# FaceMesh lip rings, corner to corner (61/78 left, 291/308 right).
-UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-LOWER_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
-UPPER_MID = (76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306)
-LOWER_MID = (77, 90, 180, 85, 16, 315, 404, 320, 307)
-UPPER_IN2 = (62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292)
-LOWER_IN2 = (96, 89, 179, 86, 15, 316, 403, 319, 325)
-UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-CORNERS = (61, 291, 76, 306, 62, 292, 78, 308)
 
 
 def _tps_kernel(r2: np.ndarray) -> np.ndarray:
@@ -66,18 +70,19 @@ class MouthModel:
 
     def __init__(self, landmarks: np.ndarray):
         lm = landmarks.astype(np.float64)
-        self.center = (lm[61] + lm[291]) / 2
-        ux = (lm[291] - lm[61]) / np.linalg.norm(lm[291] - lm[61])
+        left, right = lm[MOUTH_CORNERS[0]], lm[MOUTH_CORNERS[1]]
+        self.center = (left + right) / 2
+        ux = (right - left) / np.linalg.norm(right - left)
         uy = np.array([-ux[1], ux[0]])
-        if np.dot(lm[152] - self.center, uy) < 0:
+        if np.dot(lm[CHIN] - self.center, uy) < 0:
             uy = -uy
-        self.unit = float(np.linalg.norm(lm[291] - lm[61]) / 2)
+        self.unit = float(np.linalg.norm(right - left) / 2)
         self.axes = np.stack([ux, uy])                                 # rows: x and y directions
         local = (lm - self.center) @ self.axes.T / self.unit           # (478, 2)
         x0, x1, y0, y1 = self.BOX
         inside = (local[:, 0] > x0 + 0.15) & (local[:, 0] < x1 - 0.15) & \
                  (local[:, 1] > y0 + 0.15) & (local[:, 1] < y1 - 0.15)
-        inside[468:] = False                                           # iris points
+        inside[N_MESH:] = False                                        # iris points
         lips = set(UPPER_OUTER + LOWER_OUTER + UPPER_MID + LOWER_MID + UPPER_IN2 + LOWER_IN2
                    + UPPER_INNER + LOWER_INNER)
         chosen = [i for i in np.flatnonzero(inside) if i in lips]
@@ -86,15 +91,15 @@ class MouthModel:
                 chosen.append(i)
         self.ids = np.array(sorted(chosen))
         self.local = local[self.ids]
-        role = np.zeros(478, np.int8)                                  # 0 other, 1 upper, 2 lower
-        outer = np.zeros(478)
+        role = np.zeros(N_LANDMARKS, np.int8)                         # 0 other, 1 upper, 2 lower
+        outer = np.zeros(N_LANDMARKS)
         for ring, w in ((UPPER_OUTER, 1.0), (UPPER_MID, 0.67), (UPPER_IN2, 0.33), (UPPER_INNER, 0.0)):
             role[list(ring)] = 1
             outer[list(ring)] = w
         for ring, w in ((LOWER_OUTER, 1.0), (LOWER_MID, 0.67), (LOWER_IN2, 0.33), (LOWER_INNER, 0.0)):
             role[list(ring)] = 2
             outer[list(ring)] = w
-        role[list(CORNERS)] = 3
+        role[list(LIP_CORNERS)] = 3
         self.role = role[self.ids]
         self.outer = outer[self.ids]
         # Rest gap between the inner lips (teeth showing at rest), closed by the model.
