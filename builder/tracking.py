@@ -33,9 +33,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,6 @@ from builder.landmarks import N_LANDMARKS
 from builder.layout import VideoDir
 from builder.mouth import (
     MAX_GAP,
-    ROI,
     SMOOTH,
     MouthFrame,
     MouthStream,
@@ -54,6 +53,7 @@ from builder.mouth import (
     yaw_degrees,
 )
 from lipreader.atomic import atomic_path, temp_name
+from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError, SkipVideo
 
 MAX_HEIGHT = 720          # frames given to FaceMesh are at most this high ...
@@ -160,9 +160,6 @@ class TrackSummary:
     seconds: float        # wall time
     realtime: float       # seconds of video per wall second
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def mesh_size(width: int, height: int, max_height: int = MAX_HEIGHT,
               max_width: int = MAX_WIDTH) -> tuple[int, int]:
@@ -267,33 +264,171 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     """
     import cv2
 
+    if mesh_every < 1:
+        raise ValueError(f"mesh_every must be at least 1, got {mesh_every}")
     cv2.setNumThreads(1)
     video, out = Path(video), VideoDir(Path(out_dir))
     start = time.perf_counter()
+    sizes, frames_at_25 = _probe(video, max_height)
+    out.root.mkdir(parents=True, exist_ok=True)
+    check_disk_space(out.root, frames_at_25, video)
+    clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
+    lm_raw = temp_name(out.root / "landmarks.raw")
+    try:
+        with ExitStack() as stack:
+            track_tmp = stack.enter_context(atomic_path(out.track))   # entered first, kept last:
+            mouth_tmp = stack.enter_context(atomic_path(out.mouth))   # mouth.npy lands first
+            writer = _TrackWriter(mouth_tmp, lm_raw, sizes)
+            stack.callback(writer.close)
+            mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
+            stream = MouthStream(smooth=smooth, max_gap=MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1))
+            n = _track(_frames(video, sizes.mesh, threads), _MainFace(mesh, sizes.mesh), stream,
+                       writer, mesh_every, on_frame, clock)
+            t0 = time.perf_counter()
+            writer.write(stream.finish())
+            writer.finish()
+            counts = _check(video, writer.cols, n, min_frames)
+            writer.save(track_tmp)
+            clock["write"] += time.perf_counter() - t0
+    finally:
+        lm_raw.unlink(missing_ok=True)
+    if timings is not None:
+        for k, v in clock.items():
+            timings[k] = timings.get(k, 0.0) + v
+    seconds = time.perf_counter() - start
+    return TrackSummary(str(video), n, counts["found"], counts["filled"], counts["segments"],
+                        counts["face_fraction"], writer.median_face_width(), sizes.source,
+                        sizes.mesh, seconds, n / FPS / max(seconds, 1e-9))
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """The source frame size and the (smaller or equal) size FaceMesh works on, (W, H) each."""
+
+    source: tuple[int, int]
+    mesh: tuple[int, int]
+
+    @property
+    def to_source(self) -> np.ndarray:
+        """Scale (3,) taking landmark x, y, z from mesh pixels to source pixels."""
+        kx, ky = self.mesh[0] / self.source[0], self.mesh[1] / self.source[1]
+        return np.array([1 / kx, 1 / ky, 1 / kx], np.float32)
+
+    @property
+    def from_source(self) -> np.ndarray:
+        """(3, 3) matrix taking source pixels to mesh pixels (applied after a 2x3 affine)."""
+        return np.diag([self.mesh[0] / self.source[0], self.mesh[1] / self.source[1], 1.0])
+
+
+def _probe(video: Path, max_height: int) -> tuple[_Sizes, int]:
+    """The frame sizes and the number of frames at 25 fps; SkipVideo for a file without video."""
     try:
         info = media.probe(video)
     except InputError as e:
         raise SkipVideo("unreadable", str(e)) from e
     if not info.has_video:
         raise SkipVideo("no video stream", str(video))
-    src_w, src_h = info.width, info.height
-    dec_w, dec_h = mesh_size(src_w, src_h, max_height, max(max_height * 16 // 9, 2))
-    kx, ky = dec_w / src_w, dec_h / src_h
-    to_src = np.array([1 / kx, 1 / ky, 1 / kx], np.float32)
-    out.root.mkdir(parents=True, exist_ok=True)
-    check_disk_space(out.root, info.frames_at_25, video)
+    mesh = mesh_size(info.width, info.height, max_height, max(max_height * 16 // 9, 2))
+    return _Sizes((info.width, info.height), mesh), info.frames_at_25
 
-    cols: dict[str, list] = {k: [] for k in ("found", "filled", "segment", "score", "box",
-                                             "yaw", "opening", "affine")}
-    nan_lm = np.full((N_LANDMARKS, 3), np.nan, np.float16)
-    lm_raw = temp_name(out.root / "landmarks.raw")
 
-    def sink(frames: list[MouthFrame], mouth: _NpyStream, lm_file) -> None:
+def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterator[np.ndarray]:
+    """Decoded RGB frames at 25 fps and `size`; SkipVideo when ffmpeg fails."""
+    try:
+        yield from media.iter_frames(video, fps=FPS, size=size, threads=threads)
+    except InputError as e:
+        raise SkipVideo("undecodable", str(e)) from e
+
+
+class _MainFace:
+    """Frame by frame: shot cuts, and the landmarks of the main face (FaceMesh retried once
+    when the tracked face is lost, then `choose_face`), with the detector score of the track."""
+
+    def __init__(self, mesh: FaceMesh, size: tuple[int, int]):
+        self.mesh, self.size = mesh, size
+        self.score = float("nan")     # detection confidence of the detection that began the track
+        self._box: np.ndarray | None = None
+        self._thumb: np.ndarray | None = None
+        self._found = False
+
+    def cut(self, rgb: np.ndarray) -> bool:
+        """Whether `rgb` begins a new shot; the face is then looked for afresh."""
+        thumb = thumbnail(rgb)
+        cut = self._thumb is not None and float(np.abs(thumb - self._thumb).mean()) > CUT_THRESHOLD
+        self._thumb = thumb
+        if cut:
+            self._box = None
+        return cut
+
+    def find(self, rgb: np.ndarray) -> np.ndarray | None:
+        """The main face's landmarks (478, 3) in `rgb`'s pixels, or None."""
+        faces = self.mesh.detect(rgb)
+        if not faces and self._found:  # tracking lost (e.g. a cut): the detector runs on a retry
+            faces = self.mesh.detect(rgb)
+        face = choose_face(faces, self._box, self.size)
+        self._found = face is not None
+        if face is None:
+            self._box, self.score = None, float("nan")
+            return None
+        self._box = face_box(face.landmarks)
+        if not np.isnan(face.score):
+            self.score = face.score
+        return face.landmarks
+
+
+def _track(frames: Iterator[np.ndarray], main: _MainFace, stream: MouthStream,
+           writer: _TrackWriter, mesh_every: int, on_frame: Callable[[int], None] | None,
+           clock: dict[str, float]) -> int:
+    """Decode -> cut and face -> MouthStream (gaps, segments, smoothing, ROI) -> writer, one
+    frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the frame count."""
+    n = 0
+    while True:
+        t0 = time.perf_counter()
+        rgb = next(frames, None)
+        t1 = time.perf_counter()
+        clock["decode"] += t1 - t0
+        if rgb is None:
+            return n
+        cut = main.cut(rgb)
+        t2 = time.perf_counter()
+        if n % mesh_every:
+            writer.write(stream.push(rgb, None, cut, main.score))
+            clock["align"] += time.perf_counter() - t1
+            n += 1
+            continue
+        landmarks = main.find(rgb)
+        t3 = time.perf_counter()
+        done = stream.push(rgb, landmarks, cut, main.score)
+        t4 = time.perf_counter()
+        writer.write(done)
+        clock["mesh"] += t3 - t2
+        clock["align"] += (t2 - t1) + (t4 - t3)
+        clock["write"] += time.perf_counter() - t4
+        n += 1
+        if on_frame is not None:
+            on_frame(n)
+
+
+class _TrackWriter:
+    """Finished frames out: ROIs streamed into mouth.npy, landmarks (in source pixels) into a
+    raw float16 file, the per-frame columns kept in memory; `save` writes track.npz."""
+
+    def __init__(self, mouth_path: Path, landmarks_path: Path, sizes: _Sizes):
+        self.sizes, self.count = sizes, 0
+        self.cols: dict[str, list] = {k: [] for k in ("found", "filled", "segment", "score", "box",
+                                                      "yaw", "opening", "affine")}
+        self._mouth = _NpyStream(mouth_path, (ROI, ROI))
+        self._landmarks_path = landmarks_path
+        self._landmarks = open(landmarks_path, "wb")
+        self._no_face = np.full((N_LANDMARKS, 3), np.nan, np.float16)
+
+    def write(self, frames: list[MouthFrame]) -> None:
+        cols, to_source = self.cols, self.sizes.to_source
         for mf in frames:
-            mouth.write(mf.roi)
+            self._mouth.write(mf.roi)
             has = mf.segment >= 0
-            lm = mf.landmarks * to_src if has else None
-            lm_file.write((lm.astype(np.float16) if has else nan_lm).tobytes())
+            lm = mf.landmarks * to_source if has else None
+            self._landmarks.write((lm.astype(np.float16) if has else self._no_face).tobytes())
             cols["found"].append(mf.found)
             cols["filled"].append(mf.filled)
             cols["segment"].append(mf.segment)
@@ -301,91 +436,39 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             cols["box"].append(face_box(lm) if has else np.full(4, np.nan))
             cols["yaw"].append(yaw_degrees(lm) if has else np.nan)
             cols["opening"].append(lip_opening(lm) if has else np.nan)
-            cols["affine"].append(mf.matrix @ np.diag([kx, ky, 1.0]) if has
+            cols["affine"].append(mf.matrix @ self.sizes.from_source if has
                                   else np.full((2, 3), np.nan))
+            self.count += 1
 
-    try:
-        with ExitStack() as stack:
-            track_tmp = stack.enter_context(atomic_path(out.track))
-            mouth_tmp = stack.enter_context(atomic_path(out.mouth))
-            mouth = _NpyStream(mouth_tmp, (ROI, ROI))
-            stack.callback(mouth._f.close)
-            lm_file = stack.enter_context(open(lm_raw, "wb"))
-            mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
-            if mesh_every < 1:
-                raise ValueError(f"mesh_every must be at least 1, got {mesh_every}")
-            stream = MouthStream(smooth=smooth, max_gap=MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1))
-            prev_thumb, prev_box, track_score, n, had_face = None, None, float("nan"), 0, False
-            clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
-            frames = iter(_frames(video, (dec_w, dec_h), threads))
-            while True:
-                t0 = time.perf_counter()
-                rgb = next(frames, None)
-                t1 = time.perf_counter()
-                clock["decode"] += t1 - t0
-                if rgb is None:
-                    break
-                thumb = thumbnail(rgb)
-                cut = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) > CUT_THRESHOLD
-                prev_thumb = thumb
-                if cut:
-                    prev_box = None
-                t2 = time.perf_counter()
-                if n % mesh_every:
-                    sink(stream.push(rgb, None, cut, track_score), mouth, lm_file)
-                    clock["align"] += time.perf_counter() - t1
-                    n += 1
-                    continue
-                faces = mesh.detect(rgb)
-                if not faces and had_face:  # tracking lost (e.g. a cut): the detector runs on a retry
-                    faces = mesh.detect(rgb)
-                face = choose_face(faces, prev_box, (dec_w, dec_h))
-                had_face = face is not None
-                t3 = time.perf_counter()
-                if face is None:
-                    prev_box, track_score = None, float("nan")
-                else:
-                    prev_box = face_box(face.landmarks)
-                    if not np.isnan(face.score):
-                        track_score = face.score
-                done = stream.push(rgb, None if face is None else face.landmarks, cut, track_score)
-                t4 = time.perf_counter()
-                sink(done, mouth, lm_file)
-                clock["mesh"] += t3 - t2
-                clock["align"] += (t2 - t1) + (t4 - t3)
-                clock["write"] += time.perf_counter() - t4
-                n += 1
-                if on_frame is not None:
-                    on_frame(n)
-            t3 = time.perf_counter()
-            sink(stream.finish(), mouth, lm_file)
-            lm_file.close()
-            mouth.close()
-            summary = _check(video, cols, n, min_frames)
-            landmarks = np.memmap(lm_raw, np.float16, "r", shape=(n, N_LANDMARKS, 3))
-            np.savez_compressed(
-                track_tmp, landmarks=landmarks,
-                box=np.array(cols["box"], np.float32).reshape(n, 4),
-                found=np.array(cols["found"], bool), filled=np.array(cols["filled"], bool),
-                segment=np.array(cols["segment"], np.int32),
-                score=np.array(cols["score"], np.float32),
-                face_width=np.array([b[2] - b[0] for b in cols["box"]], np.float32),
-                yaw=np.array(cols["yaw"], np.float32), opening=np.array(cols["opening"], np.float32),
-                affine=np.array(cols["affine"], np.float32).reshape(n, 2, 3),
-                fps=np.float64(media.FPS), size=np.array([src_w, src_h], np.int32),
-                mesh_size=np.array([dec_w, dec_h], np.int32))
-            del landmarks
-            clock["write"] += time.perf_counter() - t3
-            if timings is not None:
-                for k, v in clock.items():
-                    timings[k] = timings.get(k, 0.0) + v
-    finally:
-        lm_raw.unlink(missing_ok=True)
-    seconds = time.perf_counter() - start
-    widths = [b[2] - b[0] for b, s in zip(cols["box"], cols["segment"], strict=True) if s >= 0]
-    return TrackSummary(str(video), n, summary["found"], summary["filled"], summary["segments"],
-                        summary["face_fraction"], float(np.median(widths)), (src_w, src_h),
-                        (dec_w, dec_h), seconds, n / media.FPS / max(seconds, 1e-9))
+    def finish(self) -> None:
+        """All frames are in: complete mouth.npy and the raw landmarks."""
+        self._landmarks.close()
+        self._mouth.close()
+
+    def close(self) -> None:
+        self._landmarks.close()
+        self._mouth._f.close()
+
+    def save(self, path: Path) -> None:
+        n, cols = self.count, self.cols
+        landmarks = np.memmap(self._landmarks_path, np.float16, "r", shape=(n, N_LANDMARKS, 3))
+        np.savez_compressed(
+            path, landmarks=landmarks,
+            box=np.array(cols["box"], np.float32).reshape(n, 4),
+            found=np.array(cols["found"], bool), filled=np.array(cols["filled"], bool),
+            segment=np.array(cols["segment"], np.int32),
+            score=np.array(cols["score"], np.float32),
+            face_width=np.array([b[2] - b[0] for b in cols["box"]], np.float32),
+            yaw=np.array(cols["yaw"], np.float32), opening=np.array(cols["opening"], np.float32),
+            affine=np.array(cols["affine"], np.float32).reshape(n, 2, 3),
+            fps=np.float64(FPS), size=np.array(self.sizes.source, np.int32),
+            mesh_size=np.array(self.sizes.mesh, np.int32))
+        del landmarks
+
+    def median_face_width(self) -> float:
+        widths = [b[2] - b[0] for b, s in zip(self.cols["box"], self.cols["segment"], strict=True)
+                  if s >= 0]
+        return float(np.median(widths))
 
 
 def check_disk_space(folder: Path, frames: int, video: Path) -> None:
@@ -398,17 +481,10 @@ def check_disk_space(folder: Path, frames: int, video: Path) -> None:
                          f"({frames} frames), but there are {free / 2**30:.1f} GB: free some space")
 
 
-def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterable[np.ndarray]:
-    try:
-        yield from media.iter_frames(video, fps=media.FPS, size=size, threads=threads)
-    except InputError as e:
-        raise SkipVideo("undecodable", str(e)) from e
-
-
 def _check(video: Path, cols: dict[str, list], n: int, min_frames: int) -> dict:
     """Counts for the summary; SkipVideo when the video is too short or has no face."""
     if n < min_frames:
-        raise SkipVideo("too short", f"{video}: {n} frames at 25 fps, need {min_frames}")
+        raise SkipVideo("too short", f"{video}: {n} frames at {FPS:g} fps, need {min_frames}")
     found, filled = int(sum(cols["found"])), int(sum(cols["filled"]))
     if found == 0:
         raise SkipVideo("no face", f"{video}: no face in {n} frames")
