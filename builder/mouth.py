@@ -300,18 +300,11 @@ def save_mouth_strip(mouth: np.ndarray, path: str | Path, every: int = 1, column
     frame index in the corner. For looking at what the aligner produced."""
     import cv2
 
-    from lipreader.atomic import atomic_path
+    from builder.pictures import grid
 
-    picked = list(range(0, len(mouth), every))[:max_frames]
-    rows = max(1, math.ceil(len(picked) / columns))
-    sheet = np.full((rows * (ROI + 2), min(columns, max(len(picked), 1)) * (ROI + 2)), 255, np.uint8)
-    for n, t in enumerate(picked):
-        r, c = divmod(n, columns)
-        tile = np.ascontiguousarray(mouth[t])
+    tiles = []
+    for t in list(range(0, len(mouth), every))[:max_frames]:
+        tile = np.array(mouth[t], np.uint8)
         cv2.putText(tile, str(t), (2, 10), cv2.FONT_HERSHEY_PLAIN, 0.7, 255, 1, cv2.LINE_AA)
-        sheet[r * (ROI + 2):r * (ROI + 2) + ROI, c * (ROI + 2):c * (ROI + 2) + ROI] = tile
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), sheet):
-            raise OSError(f"{path}: could not write the PNG")
-    return path
+        tiles.append(tile)
+    return grid([tiles[i:i + columns] for i in range(0, len(tiles), columns)], path, gap=(2, 2))

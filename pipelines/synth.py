@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from builder.synth import Corpus, make_corpus
+from lipreader.constants import FPS
 
 
 def run(out: Path, words: int = 10, videos: int = 20, speakers: int = 6, holdout_speakers: int = 1,
-        faces: Path | None = None, fps: float = 25.0, height: int = 480, seed: int = 0,
+        faces: Path | None = None, fps: float = FPS, height: int = 480, seed: int = 0,
         seconds: float = 14.0, workers: int = 0) -> Corpus:
     corpus = make_corpus(Path(out), words=words, videos=videos, seconds=seconds, speakers=speakers,
                          holdout_speakers=holdout_speakers, height=height, fps=fps, seed=seed,

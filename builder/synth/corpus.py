@@ -29,7 +29,8 @@ from builder.synth.script import (
     vtt_text,
 )
 from builder.synth.speakers import Speaker, make_speakers
-from lipreader.atomic import atomic_dir, remove_stale_temps, write_bytes, write_json, write_text
+from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
+from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError
 
 MIN_HEIGHT, MAX_HEIGHT = 360, 720
@@ -106,7 +107,7 @@ class VideoSpec:
 
 
 def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speakers: int = 6,
-                holdout_speakers: int = 1, seconds: float = 14.0, fps: float = 25.0,
+                holdout_speakers: int = 1, seconds: float = 14.0, fps: float = FPS,
                 height: int = 480, seed: int = 0) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
     """Vocabulary, speakers and one spec per video, all decided by `seed`."""
     if not MIN_HEIGHT <= height <= MAX_HEIGHT:
@@ -174,7 +175,7 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
     return crops
 
 
-def _crop(img: np.ndarray, center: np.ndarray, mouth_w: float, out: int = 96) -> np.ndarray:
+def _crop(img: np.ndarray, center: np.ndarray, mouth_w: float, out: int = ROI) -> np.ndarray:
     import cv2
 
     half = 0.85 * mouth_w
@@ -202,23 +203,15 @@ def _contact_plan(specs: Sequence[VideoSpec], vocab: Sequence[str], per_word: in
     return plan
 
 
-def contact_sheet(rows: dict[str, list[list[np.ndarray]]], cell: int = 96) -> np.ndarray:
-    """One row per word: its label, then the mouth crops of each utterance side by side."""
-    import cv2
+def contact_sheet(utterances: dict[str, list[list[np.ndarray]]], path: Path) -> Path:
+    """One row per word: its label, then the mouth crops (96, 96, 3) of each of its utterances,
+    a blank crop between two utterances."""
+    from builder.pictures import grid
 
-    label_w = 130
-    n_cols = max((sum(len(u) for u in utts) + len(utts) - 1 for utts in rows.values()), default=1)
-    sheet = np.full((max(1, len(rows)) * (cell + 4), label_w + n_cols * cell, 3), 255, np.uint8)
-    for r, (word, utts) in enumerate(rows.items()):
-        y = r * (cell + 4)
-        cv2.putText(sheet, word, (6, y + cell // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-        x = label_w
-        for utt in utts:
-            for crop in utt:
-                sheet[y:y + cell, x:x + cell] = cv2.resize(crop, (cell, cell))
-                x += cell
-            x += cell
-    return sheet
+    blank = np.full((ROI, ROI, 3), 255, np.uint8)
+    rows = [[crop for j, utt in enumerate(utts) for crop in [*([blank] if j else []), *utt]]
+            for utts in utterances.values()]
+    return grid(rows, path, list(utterances), gap=(0, 4))
 
 
 @dataclass
@@ -240,14 +233,12 @@ def _work(args: tuple[VideoSpec, Path]) -> tuple[str, dict[int, np.ndarray]]:
 
 
 def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 14.0,
-                speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = 25.0,
+                speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = FPS,
                 seed: int = 0, faces: Path | None = None, workers: int = 0,
                 show_progress: bool = False) -> Corpus:
     """Generate a corpus under `out` (see pipelines.synth for the layout); `workers` 0 uses
     up to one process per core, 1 renders in this process."""
     import time
-
-    import cv2
 
     from lipreader.progress import Progress
     from lipreader.workers import process_pool
@@ -277,10 +268,8 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
                 for name, c in pool.map(_work, jobs):
                     crops[name] = c
                     bar.update()
-    rows = {word: [[crops[specs[i].name][k] for k in ks] for i, ks in utts]
-            for word, utts in sheet_plan.items()}
-    ok, png = cv2.imencode(".png", cv2.cvtColor(contact_sheet(rows), cv2.COLOR_RGB2BGR))
-    write_bytes(out / "contact_sheet.png", png.tobytes())
+    contact_sheet({word: [[crops[specs[i].name][k] for k in ks] for i, ks in utts]
+                   for word, utts in sheet_plan.items()}, out / "contact_sheet.png")
     summary = [{"name": s.name, "speaker": s.speaker.name, "person": s.speaker.person,
                 "holdout": s.speaker.holdout, "duration": round(s.script.frames / fps, 3),
                 "words": sum(not w.filler for w in s.script.words)} for s in specs]
