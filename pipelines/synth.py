@@ -32,6 +32,6 @@ def run(out: Path, words: int = 10, videos: int = 20, speakers: int = 6, holdout
                f"[{corpus.seconds:.0f} s]")
     click.echo(f"speakers: {', '.join(s.name for s in corpus.speakers)}; held out: {held} "
                f"({n_hold} videos)")
-    click.echo(f"open {corpus.root / 'playlist.html'} to watch; "
-               f"{corpus.root / 'contact_sheet.png'} shows the mouths per word")
+    click.echo(f"open {corpus.files.playlist} to watch; "
+               f"{corpus.files.contact_sheet} shows the mouths per word")
     return corpus

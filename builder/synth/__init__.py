@@ -19,6 +19,7 @@ Everything here is a pure function of (face, script, parameters), except the `wr
 
 from builder.synth.corpus import (
     Corpus,
+    CorpusDir,
     VideoSpec,
     index_html,
     make_corpus,
@@ -45,7 +46,7 @@ from builder.synth.script import (
 from builder.synth.speakers import Speaker, make_speakers
 
 __all__ = [
-    "FILLERS", "VOCABULARY", "WORD_SECONDS", "Corpus", "MouthModel", "Pose", "Renderer", "Script",
+    "FILLERS", "VOCABULARY", "WORD_SECONDS", "Corpus", "CorpusDir", "MouthModel", "Pose", "Renderer", "Script",
     "Speaker", "VideoSpec", "Word", "builtin_poses", "caption_lines", "check_face_packages",
     "folder_poses", "index_html", "json3_text", "load_poses", "make_corpus", "make_script",
     "make_speakers", "plan_corpus", "playlist_html", "tps_warp", "vocabulary", "vtt_text",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.layout import VideoDir
 from builder.synth.faces import Pose, load_poses
 from builder.synth.render import Renderer
 from builder.synth.script import (
@@ -34,6 +35,37 @@ from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError
 
 MIN_HEIGHT, MAX_HEIGHT = 360, 720
+
+
+@dataclass(frozen=True)
+class CorpusDir:
+    """Every file name of a corpus (the layout is in pipelines.synth). A video's folder has a
+    fetched video folder's names (builder.layout.VideoDir) plus truth.json and index.html."""
+
+    root: Path
+
+    @property
+    def meta(self) -> Path:
+        return self.root / "corpus.json"
+
+    @property
+    def playlist(self) -> Path:
+        return self.root / "playlist.html"
+
+    @property
+    def contact_sheet(self) -> Path:
+        return self.root / "contact_sheet.png"
+
+    def video(self, name: str) -> VideoDir:
+        return VideoDir(self.root / name)
+
+    @staticmethod
+    def truth(folder: VideoDir) -> Path:
+        return folder.root / "truth.json"
+
+    @staticmethod
+    def index(folder: VideoDir) -> Path:
+        return folder.root / "index.html"
 
 
 def _video_tag(prefix: str, width: int, height: int) -> str:
@@ -144,11 +176,12 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
     one is there. Returns {frame: mouth crop (96, 96, 3)} for `spec.crop_frames`."""
     from builder.media import write_video
 
-    folder = Path(out) / spec.name
+    folder = CorpusDir(Path(out)).video(spec.name)
     truth = spec.truth()
     renderer = Renderer(spec.pose, spec.speaker, spec.size, spec.seed)
-    done = (folder / "truth.json").is_file() and (folder / "video.mp4").is_file() and \
-        json.loads((folder / "truth.json").read_text()) == json.loads(json.dumps(truth))
+    truth_path = CorpusDir.truth(folder)
+    done = truth_path.is_file() and folder.video.is_file() and \
+        json.loads(truth_path.read_text()) == json.loads(json.dumps(truth))
     crops: dict[int, np.ndarray] = {}
 
     def frames() -> Iterator[np.ndarray]:
@@ -164,14 +197,15 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
             crops[k] = _crop(img, *renderer.mouth_point(spec.script.motion[k]))
         return crops
     lines = caption_lines(spec.script.words, np.random.default_rng(spec.seed))
-    with atomic_dir(folder) as tmp:
-        audio = write_audio(tmp / "audio.wav", spec.script.words, spec.script.frames / spec.script.fps)
-        write_video(tmp / "video.mp4", frames(), fps=spec.script.fps, crf=spec.crf, audio=audio)
+    with atomic_dir(folder.root) as root:
+        tmp = VideoDir(root)
+        audio = write_audio(root / "audio.wav", spec.script.words, spec.script.frames / spec.script.fps)
+        write_video(tmp.video, frames(), fps=spec.script.fps, crf=spec.crf, audio=audio)
         audio.unlink()
-        write_text(tmp / "captions.en.json3", json3_text(lines))
-        write_text(tmp / "captions.en.vtt", vtt_text(lines))
-        write_json(tmp / "truth.json", truth)
-        write_text(tmp / "index.html", index_html(spec.name, spec.size))
+        write_text(tmp.caption("en", "json3"), json3_text(lines))
+        write_text(tmp.caption("en", "vtt"), vtt_text(lines))
+        write_json(CorpusDir.truth(tmp), truth)
+        write_text(CorpusDir.index(tmp), index_html(spec.name, spec.size))
     return crops
 
 
@@ -226,6 +260,10 @@ class Corpus:
     def holdout_speakers(self) -> list[str]:
         return [s.name for s in self.speakers if s.holdout]
 
+    @property
+    def files(self) -> CorpusDir:
+        return CorpusDir(self.root)
+
 
 def _work(args: tuple[VideoSpec, Path]) -> tuple[str, dict[int, np.ndarray]]:
     spec, out = args
@@ -269,16 +307,16 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
                     crops[name] = c
                     bar.update()
     contact_sheet({word: [[crops[specs[i].name][k] for k in ks] for i, ks in utts]
-                   for word, utts in sheet_plan.items()}, out / "contact_sheet.png")
+                   for word, utts in sheet_plan.items()}, CorpusDir(out).contact_sheet)
     summary = [{"name": s.name, "speaker": s.speaker.name, "person": s.speaker.person,
                 "holdout": s.speaker.holdout, "duration": round(s.script.frames / fps, 3),
                 "words": sum(not w.filler for w in s.script.words)} for s in specs]
-    write_json(out / "corpus.json", {
+    write_json(CorpusDir(out).meta, {
         "vocabulary": vocab, "fillers": list(FILLERS), "seed": seed, "fps": fps,
         "size": list(specs[0].size),
         "speakers": [{"name": s.name, "person": s.person, "holdout": s.holdout} for s in spk],
         "holdout_speakers": [s.name for s in spk if s.holdout],
         "videos": summary})
-    write_text(out / "playlist.html", playlist_html([s.name for s in specs], specs[0].size))
+    write_text(CorpusDir(out).playlist, playlist_html([s.name for s in specs], specs[0].size))
     return Corpus(out, vocab, spk, summary, time.perf_counter() - t0)
 
