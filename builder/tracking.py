@@ -5,27 +5,7 @@
 frames), keeps one face track, and streams each frame through `builder.mouth.MouthStream`
 (gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Only a few
 frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
-
-track.npz (T = frames at 25 fps; "px" = pixels of the source video as displayed; NaN where
-`segment` is -1):
-    landmarks  (T, 478, 3) float16  FaceMesh landmarks (refined: 468 + 10 iris), x, y in px,
-                                    z in px at the scale of x (negative: towards the camera)
-    box        (T, 4) float32       face box x0, y0, x1, y1 in px (landmark extent)
-    found      (T,) bool            FaceMesh found the face in this frame
-    filled     (T,) bool            not found, bridged by interpolation (gap <= 2 frames)
-    segment    (T,) int32           id of the uninterrupted track the frame belongs to, -1 for
-                                    no face; a shot cut, a face jump or a longer gap ends one
-    score      (T,) float32         detection confidence of the detection that began the track
-    face_width (T,) float32         box width in px
-    yaw        (T,) float32         head turn in degrees (0 frontal; see mouth.yaw_degrees)
-    opening    (T,) float32         inner-lip opening / eye distance (mouth.lip_opening)
-    affine     (T, 2, 3) float32    smoothed transform source px -> mouth ROI px
-    fps        ()  float64          25.0
-    size       (2,) int32           source width, height
-    mesh_size  (2,) int32           width, height of the frames given to FaceMesh
-mouth.npy  (T, 96, 96) uint8: the gray mouth ROI; all zero where `segment` is -1.
-
-Both are written atomically, mouth.npy first: a present track.npz means both are complete.
+The files and their format: builder.trackfile.
 """
 
 from __future__ import annotations
@@ -43,15 +23,8 @@ import numpy as np
 from builder import media
 from builder.landmarks import N_LANDMARKS
 from builder.layout import VideoDir
-from builder.mouth import (
-    MAX_GAP,
-    SMOOTH,
-    MouthFrame,
-    MouthStream,
-    face_box,
-    lip_opening,
-    yaw_degrees,
-)
+from builder.mouth import MAX_GAP, SMOOTH, MouthStream, face_box
+from builder.trackfile import FrameSizes, TrackWriter
 from lipreader.atomic import atomic_path, temp_name
 from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError, SkipVideo
@@ -213,42 +186,13 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-class _NpyStream:
-    """Append (96, 96) uint8 frames to an .npy file whose length is known only at the end."""
-
-    def __init__(self, path: Path, frame_shape: tuple[int, ...]):
-        self.frame_shape, self.count = frame_shape, 0
-        self._f = open(path, "wb")
-        self._header_len = len(self._header(10 ** 9))
-        self._f.write(b"\0" * self._header_len)
-
-    def _header(self, n: int) -> bytes:
-        import io
-
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            buf, {"descr": "|u1", "fortran_order": False, "shape": (n, *self.frame_shape)})
-        return buf.getvalue()
-
-    def write(self, frame: np.ndarray) -> None:
-        self._f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
-        self.count += 1
-
-    def close(self) -> None:
-        header = self._header(self.count)
-        if len(header) != self._header_len:  # the padded header is 128 bytes for any count < 10**9
-            raise RuntimeError(f"npy header length changed: {len(header)} != {self._header_len}")
-        self._f.seek(0)
-        self._f.write(header)
-        self._f.close()
-
-
 def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                   max_height: int = MAX_HEIGHT, max_faces: int = 1, smooth: int = SMOOTH,
                   min_frames: int = MIN_FRAMES, threads: int = 1, mesh_every: int = 1,
                   on_frame: Callable[[int], None] | None = None,
                   timings: dict[str, float] | None = None) -> TrackSummary:
-    """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy.
+    """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy
+    (see builder.trackfile).
 
     `max_faces` > 1 lets FaceMesh see several faces so the main one (largest, most central,
     then the one overlapping the track) is chosen, at the cost of running the face detector on
@@ -278,7 +222,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
         with ExitStack() as stack:
             track_tmp = stack.enter_context(atomic_path(out.track))   # entered first, kept last:
             mouth_tmp = stack.enter_context(atomic_path(out.mouth))   # mouth.npy lands first
-            writer = _TrackWriter(mouth_tmp, lm_raw, sizes)
+            writer = TrackWriter(mouth_tmp, lm_raw, sizes)
             stack.callback(writer.close)
             mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
             stream = MouthStream(smooth=smooth, max_gap=MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1))
@@ -301,26 +245,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                         sizes.mesh, seconds, n / FPS / max(seconds, 1e-9))
 
 
-@dataclass(frozen=True)
-class _Sizes:
-    """The source frame size and the (smaller or equal) size FaceMesh works on, (W, H) each."""
-
-    source: tuple[int, int]
-    mesh: tuple[int, int]
-
-    @property
-    def to_source(self) -> np.ndarray:
-        """Scale (3,) taking landmark x, y, z from mesh pixels to source pixels."""
-        kx, ky = self.mesh[0] / self.source[0], self.mesh[1] / self.source[1]
-        return np.array([1 / kx, 1 / ky, 1 / kx], np.float32)
-
-    @property
-    def from_source(self) -> np.ndarray:
-        """(3, 3) matrix taking source pixels to mesh pixels (applied after a 2x3 affine)."""
-        return np.diag([self.mesh[0] / self.source[0], self.mesh[1] / self.source[1], 1.0])
-
-
-def _probe(video: Path, max_height: int) -> tuple[_Sizes, int]:
+def _probe(video: Path, max_height: int) -> tuple[FrameSizes, int]:
     """The frame sizes and the number of frames at 25 fps; SkipVideo for a file without video."""
     try:
         info = media.probe(video)
@@ -329,7 +254,7 @@ def _probe(video: Path, max_height: int) -> tuple[_Sizes, int]:
     if not info.has_video:
         raise SkipVideo("no video stream", str(video))
     mesh = mesh_size(info.width, info.height, max_height, max(max_height * 16 // 9, 2))
-    return _Sizes((info.width, info.height), mesh), info.frames_at_25
+    return FrameSizes((info.width, info.height), mesh), info.frames_at_25
 
 
 def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterator[np.ndarray]:
@@ -377,7 +302,7 @@ class _MainFace:
 
 
 def _track(frames: Iterator[np.ndarray], main: _MainFace, stream: MouthStream,
-           writer: _TrackWriter, mesh_every: int, on_frame: Callable[[int], None] | None,
+           writer: TrackWriter, mesh_every: int, on_frame: Callable[[int], None] | None,
            clock: dict[str, float]) -> int:
     """Decode -> cut and face -> MouthStream (gaps, segments, smoothing, ROI) -> writer, one
     frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the frame count."""
@@ -409,68 +334,6 @@ def _track(frames: Iterator[np.ndarray], main: _MainFace, stream: MouthStream,
             on_frame(n)
 
 
-class _TrackWriter:
-    """Finished frames out: ROIs streamed into mouth.npy, landmarks (in source pixels) into a
-    raw float16 file, the per-frame columns kept in memory; `save` writes track.npz."""
-
-    def __init__(self, mouth_path: Path, landmarks_path: Path, sizes: _Sizes):
-        self.sizes, self.count = sizes, 0
-        self.cols: dict[str, list] = {k: [] for k in ("found", "filled", "segment", "score", "box",
-                                                      "yaw", "opening", "affine")}
-        self._mouth = _NpyStream(mouth_path, (ROI, ROI))
-        self._landmarks_path = landmarks_path
-        self._landmarks = open(landmarks_path, "wb")
-        self._no_face = np.full((N_LANDMARKS, 3), np.nan, np.float16)
-
-    def write(self, frames: list[MouthFrame]) -> None:
-        cols, to_source = self.cols, self.sizes.to_source
-        for mf in frames:
-            self._mouth.write(mf.roi)
-            has = mf.segment >= 0
-            lm = mf.landmarks * to_source if has else None
-            self._landmarks.write((lm.astype(np.float16) if has else self._no_face).tobytes())
-            cols["found"].append(mf.found)
-            cols["filled"].append(mf.filled)
-            cols["segment"].append(mf.segment)
-            cols["score"].append(mf.score if has else np.nan)
-            cols["box"].append(face_box(lm) if has else np.full(4, np.nan))
-            cols["yaw"].append(yaw_degrees(lm) if has else np.nan)
-            cols["opening"].append(lip_opening(lm) if has else np.nan)
-            cols["affine"].append(mf.matrix @ self.sizes.from_source if has
-                                  else np.full((2, 3), np.nan))
-            self.count += 1
-
-    def finish(self) -> None:
-        """All frames are in: complete mouth.npy and the raw landmarks."""
-        self._landmarks.close()
-        self._mouth.close()
-
-    def close(self) -> None:
-        self._landmarks.close()
-        self._mouth._f.close()
-
-    def save(self, path: Path) -> None:
-        n, cols = self.count, self.cols
-        landmarks = np.memmap(self._landmarks_path, np.float16, "r", shape=(n, N_LANDMARKS, 3))
-        np.savez_compressed(
-            path, landmarks=landmarks,
-            box=np.array(cols["box"], np.float32).reshape(n, 4),
-            found=np.array(cols["found"], bool), filled=np.array(cols["filled"], bool),
-            segment=np.array(cols["segment"], np.int32),
-            score=np.array(cols["score"], np.float32),
-            face_width=np.array([b[2] - b[0] for b in cols["box"]], np.float32),
-            yaw=np.array(cols["yaw"], np.float32), opening=np.array(cols["opening"], np.float32),
-            affine=np.array(cols["affine"], np.float32).reshape(n, 2, 3),
-            fps=np.float64(FPS), size=np.array(self.sizes.source, np.int32),
-            mesh_size=np.array(self.sizes.mesh, np.int32))
-        del landmarks
-
-    def median_face_width(self) -> float:
-        widths = [b[2] - b[0] for b, s in zip(self.cols["box"], self.cols["segment"], strict=True)
-                  if s >= 0]
-        return float(np.median(widths))
-
-
 def check_disk_space(folder: Path, frames: int, video: Path) -> None:
     """InputError (not a skip: the video is fine) when mouth.npy and the landmarks of `frames`
     frames would not fit on the disk of `folder`, with room to spare."""
@@ -490,12 +353,6 @@ def _check(video: Path, cols: dict[str, list], n: int, min_frames: int) -> dict:
         raise SkipVideo("no face", f"{video}: no face in {n} frames")
     return {"found": found, "filled": filled, "segments": int(max(cols["segment"])) + 1,
             "face_fraction": (found + filled) / n}
-
-
-def load_track(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """track.npz -> dict of arrays (see the module docstring)."""
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _worker_init() -> None:

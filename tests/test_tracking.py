@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder import media, mouth, tracking
+from builder import media, mouth, trackfile, tracking
 from lipreader.errors import InputError, SkipVideo
 
 pytestmark = pytest.mark.timeout(300)  # includes the module's tracked videos
@@ -57,7 +57,7 @@ def files_in(folder: Path) -> list[str]:
 def carphone(tmp_path_factory):
     out = tmp_path_factory.mktemp("carphone")
     summary = tracking.process_video(carphone_path(), out)
-    return summary, tracking.load_track(out / "track.npz"), np.load(out / "mouth.npy"), out
+    return summary, trackfile.load_track(out / "track.npz"), np.load(out / "mouth.npy"), out
 
 
 def test_carphone_face_found_in_almost_every_frame(carphone):
@@ -144,7 +144,7 @@ def two_face_video(tmp_path_factory):
 @pytest.mark.parametrize("max_faces", [1, 2])
 def test_two_faces_keep_one_track(two_face_video, tmp_path, max_faces):
     summary = tracking.process_video(two_face_video, tmp_path, max_faces=max_faces)
-    track = tracking.load_track(tmp_path / "track.npz")
+    track = trackfile.load_track(tmp_path / "track.npz")
     assert summary.frames == 15 and summary.segments == 1
     assert track["found"].all() and (track["segment"] == 0).all()
     centre_x = (track["box"][:, 0] + track["box"][:, 2]) / 2
@@ -157,8 +157,8 @@ def test_mesh_scale_keeps_landmarks_in_source_pixels(two_face_video, tmp_path):
     tracking.process_video(two_face_video, tmp_path / "full", max_faces=2)
     summary = tracking.process_video(two_face_video, tmp_path / "small", max_faces=2, max_height=300)
     assert summary.mesh_size == (520, 300) and summary.size == (1040, 600)
-    full = tracking.load_track(tmp_path / "full" / "track.npz")
-    small = tracking.load_track(tmp_path / "small" / "track.npz")
+    full = trackfile.load_track(tmp_path / "full" / "track.npz")
+    small = trackfile.load_track(tmp_path / "small" / "track.npz")
     err = np.abs(full["landmarks"].astype(np.float32) - small["landmarks"].astype(np.float32))
     assert np.median(err[..., :2]) < 3.0
     assert np.abs(full["affine"] - small["affine"]).max() < 0.2 * np.abs(full["affine"]).max()
@@ -177,7 +177,7 @@ def test_generated_video_opening_follows_the_script(tmp_path):
     folder = tmp_path / specs[0].name
     summary = tracking.process_video(folder / "video.mp4", folder)
     truth = np.array(json.loads((folder / "truth.json").read_text())["opening"])
-    track = tracking.load_track(folder / "track.npz")
+    track = trackfile.load_track(folder / "track.npz")
     assert summary.frames == len(truth) and summary.face_fraction == 1.0
     assert np.corrcoef(truth, track["opening"])[0, 1] > 0.8
     # the same measure from the landmarks carried into ROI coordinates
@@ -269,7 +269,7 @@ def test_portrait_video_is_tracked(tmp_path):
     frame[100:522] = face
     video = media.write_video(tmp_path / "portrait.mp4", [np.roll(frame, k, 0) for k in range(12)])
     summary = tracking.process_video(video, tmp_path / "out")
-    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    track = trackfile.load_track(tmp_path / "out" / "track.npz")
     assert summary.size == (360, 640) and summary.found == 12
     box = np.nanmedian(track["box"], 0)
     assert 0 < box[0] < box[2] < 360 and 100 < box[1] < box[3] < 522
@@ -287,7 +287,7 @@ def test_process_videos_in_two_workers(tmp_path, two_face_video):
 def test_mesh_every_other_frame_gives_nearly_the_same_rois(carphone, tmp_path):
     _, track, roi, _ = carphone
     summary = tracking.process_video(carphone_path(), tmp_path, mesh_every=2)
-    half = tracking.load_track(tmp_path / "track.npz")
+    half = trackfile.load_track(tmp_path / "track.npz")
     assert summary.found == 50 and summary.face_fraction >= 0.95 and summary.segments == 1
     assert half["filled"][1:-1:2].all() and half["found"][::2].all()
     diff = np.abs(np.load(tmp_path / "mouth.npy")[:-1].astype(np.float32) - roi[:-1])
@@ -303,6 +303,6 @@ def test_shot_cut_ends_a_segment(tmp_path):
     b[:, 44:556] = hopper()
     video = media.write_video(tmp_path / "cut.mp4", [a] * 10 + [b] * 10)
     summary = tracking.process_video(video, tmp_path / "out")
-    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    track = trackfile.load_track(tmp_path / "out" / "track.npz")
     assert summary.segments == 2
     assert list(track["segment"]) == [0] * 10 + [1] * 10
