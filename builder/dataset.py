@@ -171,24 +171,10 @@ def summary_table(st: dict) -> str:
 def contact_sheet(clips_per_word: dict[str, list[np.ndarray]], path: Path, every: int = 4) -> Path:
     """A PNG: per word a row of clips, each shown as every `every`-th frame side by side.
     clips_per_word: word -> list of (T, 96, 96) uint8."""
-    import cv2
+    from builder.pictures import grid
 
-    from lipreader.atomic import atomic_path
-
-    label_w, gap = 120, 6
-    rows = []
-    for word, clips in sorted(clips_per_word.items()):
-        strips = [np.concatenate(list(c[::every]), axis=1) for c in clips]
-        row = np.concatenate([np.pad(s, ((0, 0), (0, gap)), constant_values=255) for s in strips], 1)
-        label = np.full((row.shape[0], label_w), 255, np.uint8)
-        cv2.putText(label, word[:12], (4, row.shape[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
-        rows.append(np.concatenate([label, row], 1))
-    if not rows:
+    if not clips_per_word:
         raise InputError("no clips to show in a contact sheet")
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, gap), (0, width - r.shape[1])), constant_values=255) for r in rows]
-    sheet = np.concatenate(rows, 0)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), sheet):
-            raise InputError(f"could not write {path}")
-    return Path(path)
+    words = sorted(clips_per_word)
+    rows = [[np.concatenate(list(c[::every]), axis=1) for c in clips_per_word[w]] for w in words]
+    return grid(rows, path, [w[:12] for w in words], gap=(6, 6), label_width=120)
