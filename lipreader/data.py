@@ -26,6 +26,7 @@ import numpy as np
 
 from lipreader.atomic import atomic_path, remove_stale_temps, write_json
 from lipreader.errors import InputError
+from lipreader.manifest import CACHE, MANIFEST, parse_manifest
 from lipreader.progress import Progress
 
 ROI = 96                      # clips are 96x96
@@ -45,19 +46,12 @@ class ClipRef:
 def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
     """The clips of one split, from manifest.jsonl when present, else from the folders; sorted."""
     root = Path(root)
-    manifest = root / "manifest.jsonl"
+    manifest = root / MANIFEST
     refs = []
     if manifest.is_file():
-        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                rel, word, rec_split = rec["path"], rec["word"], rec["split"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise InputError(f"{manifest}:{n}: not a manifest line with path, word and split ({e})") from e
-            if rec_split == split:
-                refs.append(ClipRef(root / rel, rel, str(word), split))
+        for rec in parse_manifest(manifest.read_text(encoding="utf-8"), str(manifest)):
+            if rec.split == split:
+                refs.append(ClipRef(root / rec.path, rec.path, rec.word, split))
     elif root.is_dir():
         for p in root.glob(f"*/{split}/*.mp4"):
             if not p.name.startswith(".") and not p.parent.parent.name.startswith("."):
@@ -68,7 +62,7 @@ def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
 
 def _has_clips(root: Path) -> bool:
     """Whether `root` is a dataset (a manifest, or <word>/<split>/ clip folders), not a lone cache."""
-    return (root / "manifest.jsonl").is_file() or any(
+    return (root / MANIFEST).is_file() or any(
         not p.name.startswith(".") and not p.parent.parent.name.startswith(".")
         for p in root.glob("*/*/*.mp4"))
 
@@ -120,7 +114,7 @@ class ClipCache:
 
 
 def _cache_files(root: Path, split: str) -> tuple[Path, Path]:
-    folder = root / ".cache"
+    folder = root / CACHE
     return folder / f"{split}.npy", folder / f"{split}.json"
 
 

@@ -33,6 +33,7 @@ from builder.mouth import ROI
 from lipreader import atomic, lock
 from lipreader.config import Config
 from lipreader.errors import InputError, SkipVideo
+from lipreader.manifest import ClipRecord, manifest_text
 from lipreader.progress import Progress
 from lipreader.workers import process_pool
 
@@ -332,7 +333,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     limits = clipmod.Limits.from_config(b)
     drops: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    records: list[dict] = []
+    records: list[ClipRecord] = []
     jobs: list[tuple[str, list]] = []
     seconds = 0.0
     for s in mine:
@@ -357,10 +358,10 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
             clip = dataset.clip(plan.word, split, s.vd.id, plan.start_ms)
             if not _inside(out, clip):
                 raise InputError(f"refusing to write outside {out}: {clip}")
-            meta = {**plan.sidecar(), "video_id": s.vd.id, "source_url": s.source_url,
-                    "split": split}
-            records.append({**meta, "path": clip.relative_to(out).as_posix()})
-            sidecar_text = json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            rec = ClipRecord(path=clip.relative_to(out).as_posix(), video_id=s.vd.id,
+                             source_url=s.source_url, split=split, **plan.sidecar())
+            records.append(rec)
+            sidecar_text = json.dumps(rec.sidecar(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
             sidecar = DatasetDir.sidecar(clip)
             if clip.is_file() and sidecar.is_file() and sidecar.read_text(encoding="utf-8") == sidecar_text:
                 continue
@@ -370,11 +371,11 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 4. clips
     out.mkdir(parents=True, exist_ok=True)
-    _clean_stale(out, {out / r["path"] for r in records}, {s.vd.id for s in mine})
+    _clean_stale(out, {out / r.path for r in records}, {s.vd.id for s in mine})
     _run_jobs(jobs, workers, sum(len(j[1]) for j in jobs))
 
     # 5. report
-    atomic.write_text(dataset.manifest, ds.manifest_text(records))
+    atomic.write_text(dataset.manifest, manifest_text(records))
     st = ds.stats(records, drops, skipped, len(mine), seconds, vocabulary)
     atomic.write_json(dataset.stats, st)
     sheet = _contact_sheet(out, records, dataset)
@@ -387,13 +388,13 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     return BuildSummary(out, st, dataset.manifest, sheet)
 
 
-def _contact_sheet(out: Path, records: list[dict], dataset: DatasetDir, per_word: int = 3) -> Path | None:
+def _contact_sheet(out: Path, records: list[ClipRecord], dataset: DatasetDir, per_word: int = 3) -> Path | None:
     from builder import media
 
     chosen: dict[str, list[np.ndarray]] = {}
-    for r in sorted(records, key=lambda r: r["path"]):
-        if len(chosen.setdefault(r["word"], [])) < per_word:
-            chosen[r["word"]].append(media.read_video(out / r["path"]))
+    for r in sorted(records, key=lambda r: r.path):
+        if len(chosen.setdefault(r.word, [])) < per_word:
+            chosen[r.word].append(media.read_video(out / r.path))
     if not records:
         return None
     return ds.contact_sheet(chosen, dataset.contact_sheet)

@@ -123,9 +123,3 @@ def test_balance_caps_each_word_and_split_independently_of_other_videos():
     # dropping unrelated videos never changes the choice among the kept ones' own rivals
     assert ds.balance(cands, 0) == {(v, ms) for _, _, v, ms in cands}
 
-
-def test_manifest_text_is_sorted_and_stable():
-    recs = [{"path": "b/train/x_1.mp4", "word": "b"}, {"path": "a/train/x_2.mp4", "word": "a"}]
-    text = ds.manifest_text(recs)
-    assert text == ds.manifest_text(list(reversed(recs)))
-    assert text.splitlines()[0].startswith('{"path": "a/')
