@@ -26,7 +26,7 @@ import numpy as np
 
 from builder import clips as clipmod
 from builder import dataset as ds
-from builder import plan as planmod
+from builder.stages import plan as planmod
 from builder.captions import Word, read_words, words_from_json, words_to_json
 from builder.layout import DatasetDir, VideoDir, video_dirs
 from builder.mouth import ROI

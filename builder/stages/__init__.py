@@ -1,0 +1,1 @@
+"""The build stages, one module each (see pipelines/build.py for their order)."""
