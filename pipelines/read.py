@@ -30,11 +30,14 @@ import numpy as np
 from builder import clips as clipmod
 from builder.captions import Word
 from builder.layout import VideoDir
+from builder.stages import track as trackstage
+from builder.stages import words as wordstage
 from lipreader import atomic, lock
 from lipreader.config import FORMATS, Config
 from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Prediction, Reader
 from lipreader.progress import Progress
+from pipelines import settings
 
 FPS = 25.0
 CLOSED_OPENING = 0.03   # lip opening (track.npz "opening") below which a mouth counts as closed
@@ -204,11 +207,6 @@ def _align_table(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_wor
             ops.append(("I", None, hyp_words[j - 1]))
             j -= 1
     return ops[::-1]
-
-
-def limits_for(cfg: Config, frames: int) -> clipmod.Limits:
-    """build-dataset's clip limits, with the model's window length."""
-    return clipmod.Limits.from_config(cfg.build, frames)
 
 
 def caption_windows(words: Sequence[Word], track: clipmod.TrackView, limits: clipmod.Limits
@@ -445,28 +443,22 @@ def render(r: ReadReport, fmt: str) -> str:
 
 def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False) -> None:
     """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
-    from pipelines.build import tracked
-
-    if tracked(vd, remove=False):
+    if trackstage.tracked(vd, remove=False):
         return
     with lock.hold(vd.root.parent, wait=wait):  # the videos folder: one writer at a time
         _track_now(vd, source, frames, mesh_every)
 
 
 def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int) -> None:
-    from builder import media, tracking
-    from pipelines.build import record_skip, tracked
+    from builder import media
 
-    if tracked(vd):  # another run tracked it meanwhile; damaged files are removed
+    if trackstage.tracked(vd):  # another run tracked it meanwhile; damaged files are removed
         return
-    atomic.remove_stale_temps(vd.root)
     total = media.probe(vd.video).frames_at_25
     bar = Progress(total or None, "tracking the face", "frames")
     try:
-        tracking.process_video(vd.video, vd.root, mesh_every=mesh_every,
-                               on_frame=lambda n: bar.update(n - bar.n))
+        trackstage.run(vd, trackstage.TrackSettings(mesh_every), on_frame=lambda n: bar.update(n - bar.n))
     except SkipVideo as e:
-        record_skip(vd, "track", e)
         raise _track_error(source, e.reason, e.detail, frames) from e
     finally:
         bar.close()
@@ -491,26 +483,24 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
                ) -> ReadReport:
     """Read one fetched video: caption-guided when it has captions (and `captions` is auto)."""
     from lipreader.predict import top_k
-    from pipelines.build import load_track_view, words_stage
 
     timings: dict[str, float] = {}
     k = cfg.prediction.top_k
     n = reader.frames
-    state = words_stage(vd)
+    state = wordstage.run(vd)
     if state.skip and state.skip.get("stage") == "track":
         raise _track_error(source, state.skip.get("reason", ""), state.skip.get("detail", ""), n)
     t0 = time.perf_counter()
     _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait)
     timings["track"] = time.perf_counter() - t0
-    track = load_track_view(vd)
-    with np.load(vd.track) as z:
-        opening = z["opening"]
+    track = trackstage.load_view(vd)
+    opening = trackstage.load_opening(vd)
     T = track.frames
     if T < n:
         raise InputError(f"{source}: the video ({T / FPS:.2f} s) is shorter than one {n}-frame "
                          f"window ({n / FPS:.2f} s)")
     mouth = clipmod.load_mouth(vd.mouth)
-    limits = limits_for(cfg, n)
+    limits = settings.limits(cfg, n)
     vocab = set(reader.vocab)
     words = state.words
     t0 = time.perf_counter()

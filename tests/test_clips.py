@@ -8,8 +8,9 @@ import pytest
 from builder import clips as C
 from builder import dataset as ds
 from builder.captions import Word
-from lipreader.config import Build
+from lipreader.config import Config
 from lipreader.errors import ConfigError
+from pipelines.settings import limits
 
 
 def track(T=200, segment=None, width=100.0, yaw=0.0):
@@ -22,7 +23,7 @@ def w(start, end, text="hello", source="json3-auto"):
     return Word(text, start, end, source)
 
 
-LIM = C.Limits.from_config(Build(frames=29, padding=3))
+LIM = limits(Config().override("build", frames=29, padding=3))
 
 
 def test_clip_is_centred_on_the_word_and_knows_its_boundary():
