@@ -100,7 +100,7 @@ class DatasetDir:
 
     @property
     def plan(self) -> Path:
-        """The vocabulary, the settings that decided it and each video's split (builder.plan)."""
+        """The vocabulary, the settings that decided it and each video's split (builder.stages.plan)."""
         return self.root / "plan.json"
 
     @property
