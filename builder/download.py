@@ -475,11 +475,12 @@ class Downloader:
             raise SkipVideo(explain(e, self.opts.socket_timeout)) from e
         if not result or not result.get("requested_downloads"):
             raise Filtered(filtered.get(video.id, "already in the download archive"))
-        path = Path(result["requested_downloads"][0].get("filepath") or folder / "video.mp4")
+        target = VideoDir(folder).video
+        path = Path(result["requested_downloads"][0].get("filepath") or target)
         if path.suffix != ".mp4" or not path.is_file():
             raise SkipVideo(f"yt-dlp gave {path.name}, not an mp4 file")
-        if path.name != "video.mp4":
-            path = path.rename(folder / "video.mp4")
+        if path.name != target.name:
+            path = path.rename(target)
         caption, ext = None, None
         if choice is not None:
             sub = (result.get("requested_subtitles") or {}).get(choice.key) or {}

@@ -237,7 +237,7 @@ def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter,
                 raise Filtered(f"longer than {limit:g} s ({media.duration:g} s)")
             record.update(width=media.width, height=media.height, fps=media.fps or record["fps"],
                           duration=record["duration"] or media.duration)
-            write_json(tmp / "info.json", record)
+            write_json(VideoDir(tmp).info, record)
             _write_mark(tmp, mark)
     except Filtered as e:
         return Outcome(video.source, video.id, "skipped", e.reason)
@@ -269,7 +269,7 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter,
     try:
         with atomic_dir(vd.root) as tmp:
             record = import_file(path, tmp, cfg.fetch.lang)
-            write_json(tmp / "info.json", record)
+            write_json(VideoDir(tmp).info, record)
             _write_mark(tmp, mark)
     except SkipVideo as e:
         return Outcome(source.text, vid, "failed", str(e))

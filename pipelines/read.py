@@ -28,7 +28,7 @@ import click
 import numpy as np
 
 from builder import clips as clipmod
-from builder.layout import VideoDir
+from builder.layout import DatasetDir, VideoDir
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
 from lipreader import atomic, lock
@@ -163,7 +163,7 @@ def list_clips(folder: Path) -> list[Path]:
 
 def _sidecar(clip: Path) -> dict:
     try:
-        rec = json.loads(clip.with_suffix(".json").read_text(encoding="utf-8"))
+        rec = json.loads(DatasetDir.sidecar(clip).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return rec if isinstance(rec, dict) else {}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.layout import DatasetDir
 from lipreader import data
 from lipreader.atomic import atomic_path, remove_stale_temps, write_json
 from lipreader.constants import ROI
@@ -44,8 +45,9 @@ def run(root: str | os.PathLike, split: str, settings: PackSettings = PackSettin
     got = data.open_cache(root, split)
     if isinstance(got, data.ClipCache):
         return Packed(split, got.array_path, len(got), tuple(got.skipped), False)
-    meta = pack(got.clips, got.array_path, got.fingerprint, settings)
-    write_json(data.cache_files(Path(root), split)[1], meta)
+    meta_path = data.cache_files(Path(root), split)[1]
+    meta = pack(got.clips, got.array_path, meta_path, got.fingerprint, settings)
+    write_json(meta_path, meta)
     return Packed(split, got.array_path, len(meta["words"]), tuple(meta["skipped"]), True)
 
 
@@ -66,21 +68,22 @@ def _decode(ref: data.ClipRef) -> np.ndarray | str:
 
 def _clip_frames(ref: data.ClipRef) -> int | None:
     try:
-        return int(json.loads(ref.path.with_suffix(".json").read_text(encoding="utf-8"))["frames"])
+        return int(json.loads(DatasetDir.sidecar(ref.path).read_text(encoding="utf-8"))["frames"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
 
 
-def pack(clips: list[data.ClipRef], array_path: Path, fp: str,
+def pack(clips: list[data.ClipRef], array_path: Path, meta_path: Path, fp: str,
          settings: PackSettings = PackSettings()) -> dict:
-    """Decode `clips` into `array_path` (N, T, 96, 96) uint8, atomically; return the metadata.
+    """Decode `clips` into `array_path` (N, T, 96, 96) uint8, atomically; return the metadata
+    (the caller writes it to `meta_path`, which is removed first).
 
     T is the most common clip length (from the sidecars, else the first clip); clips of another
     length or size are left out and listed under "skipped" with the reason.
     """
     array_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(array_path.parent)
-    array_path.with_suffix(".json").unlink(missing_ok=True)
+    meta_path.unlink(missing_ok=True)
     lengths = Counter(n for n in (_clip_frames(c) for c in clips[:2000]) if n)
     threads = settings.workers or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(threads) as pool, atomic_path(array_path) as tmp:
