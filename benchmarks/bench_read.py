@@ -83,10 +83,10 @@ def naive_seconds(reader, mouth: np.ndarray, windows: list, sample: int = 12) ->
 def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
     from builder.clips import load_mouth
     from builder.layout import VideoDir
+    from builder.stages import track as trackstage
     from lipreader.config import Config
     from lipreader.predict import cpu_threads, load_reader
-    from pipelines import read
-    from pipelines.build import load_track_view
+    from pipelines import read, settings, windows
 
     work = HERE / "out" / "read"
     video = talking_head(work, seconds)
@@ -112,13 +112,12 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
 
     vd = VideoDir(caption.video)
     reader = load_reader(model, cfg.general.device)
-    track = load_track_view(vd)
-    with np.load(vd.track) as z:
-        opening = z["opening"]
-    limits = read.limits_for(cfg, reader.frames)
-    windows = [p.index for _, p in read.sliding_windows(track, opening, limits, cfg.prediction.stride)
-               if not isinstance(p, str)]
-    naive = naive_seconds(reader, load_mouth(vd.mouth), windows)
+    track = trackstage.load_view(vd)
+    opening = trackstage.load_opening(vd)
+    limits = settings.limits(cfg, reader.frames)
+    frames = [p.index for _, p in windows.sliding_windows(track, opening, limits, cfg.prediction.stride)
+              if not isinstance(p, str)]
+    naive = naive_seconds(reader, load_mouth(vd.mouth), frames)
 
     s = caption.seconds
     t = caption.timings

@@ -1,4 +1,4 @@
-"""The dataset as a whole: splits, shards, vocabulary, class balance, manifest, stats, contact sheet.
+"""The dataset as a whole: splits, shards, vocabulary, class balance, stats, contact sheet.
 
 Every decision here is a pure function of video ids and caption words, so that a re-run, a run
 after a crash, and N shards built on N machines all agree on the same dataset.
@@ -7,7 +7,6 @@ after a crash, and N shards built on N machines all agree on the same dataset.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from builder.captions import ESTIMATED, Word, unsafe_label_reason
 from lipreader.errors import ConfigError, InputError
+from lipreader.manifest import ClipRecord
 
 SPLITS = ("train", "val", "test")
 
@@ -128,20 +128,14 @@ def balance(candidates: list[tuple[str, str, str, int]], max_per_word: int) -> s
     return kept
 
 
-def manifest_text(records: list[dict]) -> str:
-    """manifest.jsonl: one clip a line, sorted by path, keys sorted: byte-identical across runs."""
-    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
-                   for r in sorted(records, key=lambda r: r["path"]))
-
-
-def stats(records: list[dict], drops: Counter, skipped: Counter, videos: int,
+def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: int,
           seconds: float, vocabulary: list[str]) -> dict:
     """stats.json: clips per word and split, drops per reason, skipped videos per reason."""
     per_word: dict[str, dict[str, int]] = {w: {} for w in vocabulary}
     for r in records:
-        per_word.setdefault(r["word"], {})
-        per_word[r["word"]][r["split"]] = per_word[r["word"]].get(r["split"], 0) + 1
-    per_split = Counter(r["split"] for r in records)
+        per_word.setdefault(r.word, {})
+        per_word[r.word][r.split] = per_word[r.word].get(r.split, 0) + 1
+    per_split = Counter(r.split for r in records)
     return {
         "clips": len(records),
         "clips_per_split": dict(sorted(per_split.items())),

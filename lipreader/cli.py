@@ -179,13 +179,13 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
           model, dry_run, wait) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
-    from lipreader import train as train_module
+    from pipelines import train as train_pipeline
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
                                 arch=arch, backend=backend, workers=workers, folder=dataset)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model, wait=wait)
     given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
-    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
+    train_pipeline.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 
 @cli.command()
