@@ -36,15 +36,15 @@ def random_checkpoint(path: Path, arch: str = "resnet34", words: int = 500,
     """A checkpoint in `train`'s format with random weights and `words` words (`known` first)."""
     import torch
 
-    from lipreader import train
+    from lipreader import checkpoint
     from lipreader.model import ModelDims, build_model
 
     vocab = sorted(set(known) | {f"word{i:03d}" for i in range(words - len(set(known)))})
     dims = ModelDims.for_arch(arch, len(vocab))
     torch.manual_seed(0)
-    state = {"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    state = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
              "vocab": vocab, "model": build_model(dims).state_dict(), "epoch": 0}
-    train.save_checkpoint(path, state)
+    checkpoint.save_checkpoint(path, state)
     return path
 
 
@@ -83,10 +83,10 @@ def naive_seconds(reader, mouth: np.ndarray, windows: list, sample: int = 12) ->
 def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
     from builder.clips import load_mouth
     from builder.layout import VideoDir
+    from builder.stages import track as trackstage
     from lipreader.config import Config
     from lipreader.predict import cpu_threads, load_reader
-    from pipelines import read
-    from pipelines.build import load_track_view
+    from pipelines import read, settings, windows
 
     work = HERE / "out" / "read"
     video = talking_head(work, seconds)
@@ -112,13 +112,12 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
 
     vd = VideoDir(caption.video)
     reader = load_reader(model, cfg.general.device)
-    track = load_track_view(vd)
-    with np.load(vd.track) as z:
-        opening = z["opening"]
-    limits = read.limits_for(cfg, reader.frames)
-    windows = [p.index for _, p in read.sliding_windows(track, opening, limits, cfg.prediction.stride)
-               if not isinstance(p, str)]
-    naive = naive_seconds(reader, load_mouth(vd.mouth), windows)
+    track = trackstage.load_view(vd)
+    opening = trackstage.load_opening(vd)
+    limits = settings.limits(cfg, reader.frames)
+    frames = [p.index for _, p in windows.sliding_windows(track, opening, limits, cfg.prediction.stride)
+              if not isinstance(p, str)]
+    naive = naive_seconds(reader, load_mouth(vd.mouth), frames)
 
     s = caption.seconds
     t = caption.timings

@@ -66,8 +66,7 @@ def bench_step(arch: str, batch: int, steps: int, device: str = "cpu", size: int
     dims = ModelDims.for_arch(arch, WORDS, size, T, backend)
     model = build_model(dims).to(device).train()
     if channels_last:
-        model.resnet.to(memory_format=torch.channels_last)
-        model.channels_last = True
+        model.use_channels_last()
     net = torch.compile(model) if compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     s = dims.input_size

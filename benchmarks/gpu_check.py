@@ -50,7 +50,8 @@ def fake_dataset(root: Path, words: int = 3, clips: int = 96, frames: int = 29) 
 def sanity(device: str) -> dict:
     import torch
 
-    from lipreader.train import load_model, run
+    from lipreader.checkpoint import load_model
+    from lipreader.train import run
 
     with tempfile.TemporaryDirectory() as tmp:
         root = fake_dataset(Path(tmp) / "ds")

@@ -37,13 +37,14 @@ from typing import Any
 from xml.etree import ElementTree
 
 from builder.layout import DatasetDir
+from lipreader.constants import FRAME_SECONDS
 from lipreader.errors import SkipVideo
 
 ESTIMATED = "cue-estimate"
 EXACT_SOURCES = ("json3-auto", "srv3", "vtt-inline")
 
 MAX_WORD_S = 1.0         # longest a word with only a start time is taken to last
-MIN_WORD_S = 1 / 25      # one frame: what each word of a cue with no duration gets
+MIN_WORD_S = FRAME_SECONDS  # one frame: what each word of a cue with no duration gets
 TRANSITION_S = 0.05      # YouTube's rolling VTT shows the old line alone for 10 ms between cues
 MAX_LABEL_CHARS = 64
 MAX_LABEL_BYTES = 255    # ext4 / NTFS file-name limit

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.captions import ESTIMATED, Word
-from builder.media import FPS
-from lipreader.config import Build
+from lipreader.constants import FPS
 
 # Drop reasons, as they appear in stats.json.
 PAST_VIDEO = "clip runs past the video"
@@ -49,7 +48,7 @@ class TrackView:
 
 @dataclass(frozen=True)
 class Limits:
-    """What a clip must satisfy; the values come from options.toml's [build] section."""
+    """What a clip must satisfy: [build]'s limits (pipelines.settings.limits fills them in)."""
 
     frames: int
     padding: int
@@ -57,13 +56,6 @@ class Limits:
     min_face_size: float
     max_yaw: float
     allow_estimated: bool
-
-    @classmethod
-    def from_config(cls, build: Build, frames: int | None = None) -> Limits:
-        """[build]'s limits; `frames` replaces the clip length (read uses the model's)."""
-        return cls(frames=frames or build.frames, padding=build.padding,
-                   min_face_fraction=build.min_face_fraction, min_face_size=build.min_face_size,
-                   max_yaw=build.max_yaw, allow_estimated=build.allow_estimated)
 
 
 @dataclass(frozen=True)

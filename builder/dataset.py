@@ -1,4 +1,4 @@
-"""The dataset as a whole: splits, shards, vocabulary, class balance, manifest, stats, contact sheet.
+"""The dataset as a whole: splits, shards, vocabulary, class balance, stats, contact sheet.
 
 Every decision here is a pure function of video ids and caption words, so that a re-run, a run
 after a crash, and N shards built on N machines all agree on the same dataset.
@@ -7,7 +7,6 @@ after a crash, and N shards built on N machines all agree on the same dataset.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from builder.captions import ESTIMATED, Word, unsafe_label_reason
 from lipreader.errors import ConfigError, InputError
+from lipreader.manifest import ClipRecord
 
 SPLITS = ("train", "val", "test")
 
@@ -128,20 +128,14 @@ def balance(candidates: list[tuple[str, str, str, int]], max_per_word: int) -> s
     return kept
 
 
-def manifest_text(records: list[dict]) -> str:
-    """manifest.jsonl: one clip a line, sorted by path, keys sorted: byte-identical across runs."""
-    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
-                   for r in sorted(records, key=lambda r: r["path"]))
-
-
-def stats(records: list[dict], drops: Counter, skipped: Counter, videos: int,
+def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: int,
           seconds: float, vocabulary: list[str]) -> dict:
     """stats.json: clips per word and split, drops per reason, skipped videos per reason."""
     per_word: dict[str, dict[str, int]] = {w: {} for w in vocabulary}
     for r in records:
-        per_word.setdefault(r["word"], {})
-        per_word[r["word"]][r["split"]] = per_word[r["word"]].get(r["split"], 0) + 1
-    per_split = Counter(r["split"] for r in records)
+        per_word.setdefault(r.word, {})
+        per_word[r.word][r.split] = per_word[r.word].get(r.split, 0) + 1
+    per_split = Counter(r.split for r in records)
     return {
         "clips": len(records),
         "clips_per_split": dict(sorted(per_split.items())),
@@ -171,24 +165,10 @@ def summary_table(st: dict) -> str:
 def contact_sheet(clips_per_word: dict[str, list[np.ndarray]], path: Path, every: int = 4) -> Path:
     """A PNG: per word a row of clips, each shown as every `every`-th frame side by side.
     clips_per_word: word -> list of (T, 96, 96) uint8."""
-    import cv2
+    from builder.pictures import grid
 
-    from lipreader.atomic import atomic_path
-
-    label_w, gap = 120, 6
-    rows = []
-    for word, clips in sorted(clips_per_word.items()):
-        strips = [np.concatenate(list(c[::every]), axis=1) for c in clips]
-        row = np.concatenate([np.pad(s, ((0, 0), (0, gap)), constant_values=255) for s in strips], 1)
-        label = np.full((row.shape[0], label_w), 255, np.uint8)
-        cv2.putText(label, word[:12], (4, row.shape[0] // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
-        rows.append(np.concatenate([label, row], 1))
-    if not rows:
+    if not clips_per_word:
         raise InputError("no clips to show in a contact sheet")
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, gap), (0, width - r.shape[1])), constant_values=255) for r in rows]
-    sheet = np.concatenate(rows, 0)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), sheet):
-            raise InputError(f"could not write {path}")
-    return Path(path)
+    words = sorted(clips_per_word)
+    rows = [[np.concatenate(list(c[::every]), axis=1) for c in clips_per_word[w]] for w in words]
+    return grid(rows, path, [w[:12] for w in words], gap=(6, 6), label_width=120)

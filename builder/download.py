@@ -14,7 +14,6 @@ in the summary; format and caption selection, the archive and the downloads stay
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import time
 import urllib.parse
@@ -24,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from builder.layout import VideoDir
-from lipreader.config import Fetch
 from lipreader.errors import ConfigError, SkipVideo, Throttled
-
-log = logging.getLogger("lipreader.fetch")
+from lipreader.say import note
 
 BACKOFF_S = 1.0  # first retry waits this long, then twice as long each time
 BACKOFF_MAX_S = 30.0
@@ -39,6 +36,26 @@ INFO_KEYS = ("id", "extractor", "title", "webpage_url", "uploader", "channel", "
              "duration", "fps", "width", "height", "language")
 
 ProgressHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to download: the [fetch] options, which pipelines/fetch.py hands over."""
+
+    lang: str                # caption language; manual captions preferred, else automatic
+    max_height: int          # largest video height (0: any)
+    license: str             # keep only videos whose license matches this ("" for any)
+    max_duration: float      # skip longer videos, in seconds (0: any length)
+    caption_formats: str     # yt-dlp's subtitlesformat, best first
+    socket_timeout: float    # seconds before a silent connection fails
+    retries: int             # retries on transient network errors
+    rate_limit: int | None   # bytes per second (None: no limit)
+    cookies: str = ""                # a Netscape cookies.txt ("" for none)
+    cookies_from_browser: str = ""   # NAME[:PROFILE] to read cookies from ("" for none)
+    sleep_requests: float = 0.0      # seconds between requests while resolving pages
+    sleep_interval: float = 0.0      # seconds before each download (the least, when random)
+    max_sleep_interval: float = 0.0  # the most, for a random pause between the two (0: fixed)
+    throttle_wait: float = 60.0      # first pause after HTTP 429 or a bot check, doubling
 
 
 class Filtered(SkipVideo):
@@ -81,17 +98,6 @@ class Downloaded:
 def backoff(n: int) -> float:
     """Seconds to wait before retry number n+1 (yt-dlp calls it with n=0 first)."""
     return min(BACKOFF_S * 2 ** n, BACKOFF_MAX_S)
-
-
-def parse_rate(text: str) -> float | None:
-    """'2M' -> 2097152.0 bytes/s; '' -> None."""
-    if not text:
-        return None
-    from yt_dlp.utils import parse_bytes
-    rate = parse_bytes(text)
-    if not rate or rate <= 0:
-        raise ConfigError(f"[fetch] rate_limit must look like 500K or 2M (bytes per second), got {text!r}")
-    return float(rate)
 
 
 def format_spec(max_height: int) -> str:
@@ -156,7 +162,7 @@ def license_matches(wanted: str, license_text: str | None) -> bool:
     return bool(license_text) and norm(wanted) in norm(license_text)
 
 
-def match_filter(opts: Fetch, record: dict[str, str]) -> Callable[..., str | None]:
+def match_filter(opts: Settings, record: dict[str, str]) -> Callable[..., str | None]:
     """yt-dlp's match_filter: a reason string skips the video; the reason is also kept in
     `record[id]`, since yt-dlp only logs it."""
     def check(info: dict[str, Any], *, incomplete: bool = False) -> str | None:
@@ -176,24 +182,25 @@ def match_filter(opts: Fetch, record: dict[str, str]) -> Callable[..., str | Non
 
 
 class _Logger:
-    """yt-dlp's chatter goes to the debug log; its warnings to ours, minus the noise."""
+    """yt-dlp's chatter is dropped; its warnings, minus the noise, are notes on stderr."""
 
     NOISE = ("Falling back on generic information extractor",)
 
     def debug(self, msg: str) -> None:
-        log.debug(msg)
+        pass
 
     def info(self, msg: str) -> None:
-        log.debug(msg)
+        pass
 
     def warning(self, msg: str) -> None:
-        (log.debug if any(n in msg for n in self.NOISE) else log.warning)(msg)
+        if not any(n in msg for n in self.NOISE):
+            note(msg)
 
     def error(self, msg: str) -> None:
-        log.debug(msg)  # it is raised as DownloadError right after; `explain` words it
+        pass  # it is raised as DownloadError right after; `explain` words it
 
 
-def base_params(opts: Fetch) -> dict[str, Any]:
+def base_params(opts: Settings) -> dict[str, Any]:
     from yt_dlp.cookies import SUPPORTED_BROWSERS
 
     from builder import access, jsruntime
@@ -203,7 +210,7 @@ def base_params(opts: Fetch) -> dict[str, Any]:
         "socket_timeout": opts.socket_timeout,
         "retries": opts.retries, "fragment_retries": opts.retries, "extractor_retries": opts.retries,
         "retry_sleep_functions": {k: (lambda n: backoff(n)) for k in ("http", "fragment", "extractor")},
-        "ratelimit": parse_rate(opts.rate_limit),
+        "ratelimit": opts.rate_limit,
         "ffmpeg_location": ffmpeg_exe(),
         "ignoreerrors": False, "updatetime": False,
         "js_runtimes": jsruntime.yt_dlp_option(),
@@ -223,16 +230,17 @@ def js_runtime() -> Any:
     return next((info for info in found if info.supported), found[0] if found else None)
 
 
-def download_params(opts: Fetch, folder: Path, choice: CaptionChoice | None, archive: Path | None,
+def download_params(opts: Settings, folder: Path, choice: CaptionChoice | None, archive: Path | None,
                     hooks: list[ProgressHook], filtered: dict[str, str]) -> dict[str, Any]:
     """Options for downloading one video into `folder` as video.mp4 (+ video.<key>.<ext>)."""
+    video = VideoDir(Path(folder)).video
     params = base_params(opts)
     params.update({
         "format": format_spec(opts.max_height),
         "merge_output_format": "mp4",
         "postprocessors": [{"key": "FFmpegVideoRemuxer", "preferedformat": "mp4"}],
         "paths": {"home": str(Path(folder).resolve())},
-        "outtmpl": {"default": "video.%(ext)s"},
+        "outtmpl": {"default": f"{video.stem}.%(ext)s"},
         "writesubtitles": bool(choice and not choice.automatic),
         "writeautomaticsub": bool(choice and choice.automatic),
         "subtitleslangs": [re.escape(choice.key)] if choice else [],
@@ -309,10 +317,9 @@ def _explain(err: BaseException, timeout: float | None) -> str:
         return (f"download interrupted: the connection closed after {short.group(1)} "
                 f"of {short.group(2)} bytes")
     short = re.search(r"(\d+) bytes read, (\d+) more expected", low)
-    if short:  # the same, worded by yt-dlp's requests handler
-        got = int(short.group(1))
-        return (f"download interrupted: the connection closed after {got} "
-                f"of {got + int(short.group(2))} bytes")
+    if short:  # the same, through the requests handler (installed with yt-dlp's default extra)
+        got, more = int(short.group(1)), int(short.group(2))
+        return f"download interrupted: the connection closed after {got} of {got + more} bytes"
     if "private video" in low or "is private" in low:
         return "private video"
     if any(w in low for w in ("video unavailable", "has been removed", "no longer available",
@@ -335,11 +342,6 @@ def _clean(message: str) -> str:
                      message.strip(), count=1)
     message = message.split("; please report this issue")[0]
     return message.splitlines()[0] if message else "unknown error"
-
-
-def _finished(folder: Path) -> bool:
-    vd = VideoDir(folder)
-    return vd.video.is_file() and vd.info.is_file()
 
 
 def _temp_id(url: str) -> str:
@@ -371,7 +373,7 @@ def _is_transient(err: BaseException) -> bool:
 class Downloader:
     """Resolve URLs into `Video`s and download them, with one set of options."""
 
-    def __init__(self, opts: Fetch, videos: Path, archive: Path | None = None,
+    def __init__(self, opts: Settings, videos: Path, archive: Path | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         import yt_dlp
 
@@ -420,7 +422,7 @@ class Downloader:
                 if attempt + 1 >= THROTTLE_TRIES:
                     raise Throttled(reason) from e
                 wait = self.opts.throttle_wait * 2 ** attempt
-                log.warning("%s: %s; waiting %g s before trying again", what, reason, wait)
+                note(f"{what}: {reason}; waiting {wait:g} s before trying again")
                 self.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -437,8 +439,7 @@ class Downloader:
             except YoutubeDLError as e:
                 if attempt >= self.opts.retries or not _is_transient(e):
                     raise
-                log.warning("%s: %s; retrying (%d/%d)", url, explain(e, self.opts.socket_timeout),
-                            attempt + 1, self.opts.retries)
+                note(f"{url}: {explain(e, self.opts.socket_timeout)}; retrying ({attempt + 1}/{self.opts.retries})")
                 self.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 
@@ -489,7 +490,7 @@ class Downloader:
                 yield Failure(source, f"gave up after {MAX_HOPS} pages that lead to other pages "
                               "(a redirect loop?)", id=known or "")
                 return
-            if known and info.get("ie_key") == YOUTUBE and _finished(self.videos / known):
+            if known and info.get("ie_key") == YOUTUBE and VideoDir(self.videos / known).complete():
                 yield Video(id=known, source=source)
                 return
             try:
@@ -544,18 +545,19 @@ class Downloader:
             raise SkipVideo(explain(e, self.opts.socket_timeout)) from e
         if not result or not result.get("requested_downloads"):
             raise Filtered(filtered.get(video.id, "already in the download archive"))
-        path = Path(result["requested_downloads"][0].get("filepath") or folder / "video.mp4")
-        if path.suffix != ".mp4" or not path.is_file():
+        vd = VideoDir(Path(folder))
+        path = Path(result["requested_downloads"][0].get("filepath") or vd.video)
+        if path.suffix != vd.video.suffix or not path.is_file():
             raise SkipVideo(f"yt-dlp gave {path.name}, not an mp4 file")
-        if path.name != "video.mp4":
-            path = path.rename(folder / "video.mp4")
+        if path.name != vd.video.name:
+            path = path.rename(vd.video)
         caption, ext = None, None
         if choice is not None:
             sub = (result.get("requested_subtitles") or {}).get(choice.key) or {}
             got = sub.get("filepath")
             if got and Path(got).is_file():
                 ext = sub.get("ext") or Path(got).suffix.lstrip(".")
-                caption = Path(got).rename(folder / f"captions.{self.opts.lang}.{ext}")
+                caption = Path(got).rename(vd.caption(self.opts.lang, ext))
             else:
                 choice, note = None, f"the {choice.key} captions could not be downloaded"
         return Downloaded(video=path, caption=caption, choice=choice, caption_ext=ext, note=note,

@@ -1,9 +1,15 @@
-"""Every fixed file and folder name of the on-disk layout, in one place."""
+"""Every fixed file and folder name of the on-disk layout, in one place.
+
+The two dataset names that training reads too (manifest.jsonl, .cache) are declared in
+lipreader.manifest, which the lower layer can import; they are reached through DatasetDir here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from lipreader.manifest import CACHE, MANIFEST
 
 CAPTION_EXTS = ("json3", "srv3", "vtt", "srt")
 
@@ -57,6 +63,15 @@ class VideoDir:
         this file is there."""
         return self.root / "read.json"
 
+    def complete(self) -> bool:
+        """Fetched: the video and its info.json are there (fetch renames a finished folder into place)."""
+        return self.video.is_file() and self.info.is_file()
+
+    @staticmethod
+    def archive(videos: Path) -> Path:
+        """yt-dlp's download archive beside the video folders: one "<extractor> <id>" a line."""
+        return Path(videos) / "archive.txt"
+
 
 def video_dirs(videos: Path) -> list[VideoDir]:
     """Finished video folders under `videos`, sorted by id (temporary folders are ignored)."""
@@ -82,7 +97,7 @@ class DatasetDir:
 
     @property
     def manifest(self) -> Path:
-        return self.root / "manifest.jsonl"
+        return self.root / MANIFEST
 
     @property
     def stats(self) -> Path:
@@ -94,10 +109,10 @@ class DatasetDir:
 
     @property
     def plan(self) -> Path:
-        """The vocabulary, the settings that decided it and each video's split (builder.plan)."""
+        """The vocabulary, the settings that decided it and each video's split (builder.stages.plan)."""
         return self.root / "plan.json"
 
     @property
     def cache(self) -> Path:
         """uint8 clip arrays for training, one memory-mapped file per split."""
-        return self.root / ".cache"
+        return self.root / CACHE

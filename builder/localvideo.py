@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.download import caption_record, safe_id
-from builder.layout import CAPTION_EXTS
+from builder.layout import CAPTION_EXTS, VideoDir
 from builder.media import MediaInfo, ffmpeg_exe, probe
 from lipreader.errors import SkipVideo
 
@@ -53,7 +53,8 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
     Returns the info.json record.
     """
     path = Path(path).resolve()
-    target = folder / "video.mp4"
+    vd = VideoDir(Path(folder))
+    target = vd.video
     if path.suffix.lower() == ".mp4":
         shutil.copyfile(path, target)
     else:
@@ -62,7 +63,7 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
     caption = find_caption(path, lang)
     copied = None
     if caption is not None:
-        copied = folder / f"captions.{lang}.{caption.suffix.lstrip('.')}"
+        copied = vd.caption(lang, caption.suffix.lstrip("."))
         shutil.copyfile(caption, copied)
     return {
         "id": local_id(path),

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lipreader.atomic import FULL, atomic_path
+from lipreader.constants import FPS
 from lipreader.errors import DiskFull, InputError
-
-FPS = 25.0  # every stage works at 25 fps, as LRW does
 
 
 @functools.lru_cache(maxsize=1)

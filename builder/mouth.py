@@ -22,23 +22,29 @@ from pathlib import Path
 
 import numpy as np
 
-ROI = 96                    # output side in pixels
+from builder.landmarks import (
+    EYE_INNER,
+    EYE_OUTER,
+    FACE_EDGES,
+    INNER_LIP_MID,
+    INNER_LIP_PAIRS,
+    MOUTH_CORNERS,
+    NOSE_BRIDGE,
+    NOSE_LINE,
+)
+from lipreader.constants import ROI
+
 EYE_DISTANCE = 80.0         # outer eye corners apart in the ROI: the mouth (~0.65 of it) spans ~half the ROI
 MOUTH_BELOW_EYES = 0.74     # mouth centre below the eye line, in eye distances (mean of 3 real faces)
 MAX_GAP = 2                 # missing frames bridged by interpolation; longer gaps end a segment
 SMOOTH = 3                  # half-width (frames) of the centred window the transform is smoothed over
 SIGMA = 1.0                 # ROI pixels: transforms that disagree by much more than this are not mixed
 
-STABLE_IDS = (33, 133, 362, 263, 168, 6, 195, 4)
+STABLE_IDS = (EYE_OUTER[0], EYE_INNER[0], EYE_INNER[1], EYE_OUTER[1], NOSE_BRIDGE, *NOSE_LINE)
 _REF_UNIT = np.array([(-0.50, 0.00), (-0.19, 0.02), (0.19, 0.02), (0.50, 0.00),   # eye corners
                       (0.00, -0.03), (0.00, 0.06), (0.00, 0.21), (0.00, 0.39)],   # nose line
                      np.float64)
 REFERENCE = _REF_UNIT * EYE_DISTANCE + (ROI / 2, ROI / 2 - MOUTH_BELOW_EYES * EYE_DISTANCE)
-
-EYE_OUTER = (33, 263)
-MOUTH_CORNERS = (61, 291)
-INNER_LIP_PAIRS = ((82, 87), (13, 14), (312, 317))  # upper / lower inner lip, left to right
-FACE_EDGES = (234, 454)                              # cheek contour points at eye height
 
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray = REFERENCE) -> np.ndarray:
@@ -136,7 +142,7 @@ def lip_opening(landmarks: np.ndarray) -> float | np.ndarray:
 def mouth_centre(landmarks: np.ndarray) -> np.ndarray:
     """Mouth centre (..., 2): mean of the two corners and the inner-lip midpoints."""
     lm = np.asarray(landmarks, np.float64)
-    ids = list(MOUTH_CORNERS) + [i for pair in INNER_LIP_PAIRS[1:2] for i in pair]
+    ids = [*MOUTH_CORNERS, *INNER_LIP_MID]
     return lm[..., ids, :2].mean(-2)
 
 
@@ -294,18 +300,11 @@ def save_mouth_strip(mouth: np.ndarray, path: str | Path, every: int = 1, column
     frame index in the corner. For looking at what the aligner produced."""
     import cv2
 
-    from lipreader.atomic import atomic_path
+    from builder.pictures import grid
 
-    picked = list(range(0, len(mouth), every))[:max_frames]
-    rows = max(1, math.ceil(len(picked) / columns))
-    sheet = np.full((rows * (ROI + 2), min(columns, max(len(picked), 1)) * (ROI + 2)), 255, np.uint8)
-    for n, t in enumerate(picked):
-        r, c = divmod(n, columns)
-        tile = np.ascontiguousarray(mouth[t])
+    tiles = []
+    for t in list(range(0, len(mouth), every))[:max_frames]:
+        tile = np.array(mouth[t], np.uint8)
         cv2.putText(tile, str(t), (2, 10), cv2.FONT_HERSHEY_PLAIN, 0.7, 255, 1, cv2.LINE_AA)
-        sheet[r * (ROI + 2):r * (ROI + 2) + ROI, c * (ROI + 2):c * (ROI + 2) + ROI] = tile
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), sheet):
-            raise OSError(f"{path}: could not write the PNG")
-    return path
+        tiles.append(tile)
+    return grid([tiles[i:i + columns] for i in range(0, len(tiles), columns)], path, gap=(2, 2))

@@ -13,7 +13,9 @@ import click
 
 from lipreader import __version__
 from lipreader.config import Config, load_config, to_toml
+from lipreader.constants import FPS
 from lipreader.errors import LipreaderError
+from lipreader.say import note, say
 
 
 class LipreaderGroup(click.Group):
@@ -33,7 +35,7 @@ def _config(ctx: click.Context) -> Config:
     if "config" not in ctx.obj:
         ctx.obj["config"] = load_config(ctx.obj["config_path"])
         for notice in ctx.obj["config"].notices:
-            click.echo(notice, err=True)
+            note(notice)
     return ctx.obj["config"]
 
 
@@ -67,7 +69,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @click.pass_context
 def config_cmd(ctx: click.Context) -> None:
     """Print the effective configuration (options.toml with defaults filled in)."""
-    click.echo(to_toml(_config(ctx)), nl=False)
+    say(to_toml(_config(ctx)), end="")
 
 
 def _access_options(f):
@@ -129,7 +131,7 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
 @click.option("--holdout-speakers", type=int, default=1, show_default=True,
               help="Speakers (a different real person) kept out of training videos.")
 @click.option("--faces", type=click.Path(file_okay=False, exists=True), help="Folder of your own face photos.")
-@click.option("--fps", type=float, default=25.0, show_default=True)
+@click.option("--fps", type=float, default=FPS, show_default=True)
 @click.option("--height", type=int, default=480, show_default=True, help="Frame height (360-720).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
@@ -195,13 +197,13 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
           model, dry_run, wait) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
-    from lipreader import train as train_module
+    from pipelines import train as train_pipeline
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
                                 arch=arch, backend=backend, workers=workers, folder=dataset)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model, wait=wait)
     given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
-    train_module.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
+    train_pipeline.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 
 @cli.command()

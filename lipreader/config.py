@@ -12,14 +12,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from lipreader.constants import CROP, ROI, WORD_FRAMES
 from lipreader.errors import ConfigError
 
 DEFAULT_FILE = "options.toml"
-ROI = 96  # the dataset's mouth clips are ROI x ROI
 ARCHS = ("resnet34", "resnet18", "small")
 BACKENDS = ("lstm", "tc")
 DEVICES = ("auto", "cuda", "cpu")
@@ -65,7 +66,7 @@ class Build:
     stopwords: bool = False
     max_per_word: int = 0
     splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    frames: int = 29
+    frames: int = WORD_FRAMES
     padding: int = 3
     min_face_fraction: float = 0.9
     min_face_size: float = 40.0
@@ -90,7 +91,7 @@ class Training:
     label_smoothing: float = 0.1
     arch: str = "resnet34"
     backend: str = "lstm"
-    input_size: int = 88
+    input_size: int = CROP
     time_mask: int = 6
     workers: int = 0
     compile: bool = False
@@ -202,6 +203,18 @@ def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
     return (lambda v: v in choices), f"must be one of {', '.join(choices)}"
 
 
+def rate_bytes(text: str) -> int | None:
+    """'2M' -> 2097152 bytes/s, as yt-dlp reads a rate (units K, M, G... of 1024); None unless
+    a positive whole number of bytes/s; '' is None too."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGTPEZY]?)", text.upper())
+    rate = round(float(m.group(1)) * 1024 ** " KMGTPEZY".index(m.group(2) or " ")) if m else 0
+    return rate or None
+
+
+def _rate() -> tuple[Any, str]:
+    return (lambda v: v == "" or rate_bytes(v) is not None), "must look like 500K or 2M (bytes per second)"
+
+
 def _fractions() -> tuple[Any, str]:
     return (lambda v: all(f >= 0 for f in v) and sum(v) > 0), \
         "must be three fractions (train, val, test), none negative and not all 0"
@@ -220,6 +233,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("fetch", "sleep_interval"): _at_least(0),
     ("fetch", "max_sleep_interval"): _at_least(0),
     ("fetch", "throttle_wait"): _at_least(0),
+    ("fetch", "rate_limit"): _rate(),
     ("build", "words"): _at_least(1),
     ("build", "min_count"): _at_least(1),
     ("build", "min_length"): _at_least(1),

@@ -1,10 +1,11 @@
 """Clips for training: the dataset listing, the uint8 clip cache, batches and augmentation.
 
 The dataset is dataset/<word>/<split>/<video_id>_<start_ms>.mp4 (96x96 gray, 25 fps, a .json
-sidecar each), or the same clips listed in dataset/manifest.jsonl. Training never decodes mp4
-in its loop: each split is decoded once into dataset/.cache/<split>.npy, a (N, T, 96, 96) uint8
-array read through a memory map, with <split>.json beside it (clip paths, words and a
-fingerprint of the clip list; a changed dataset rebuilds the cache).
+sidecar each), or the same clips listed in dataset/manifest.jsonl. Training never decodes mp4:
+each split is packed once (builder.stages.pack, the last build stage) into
+dataset/.cache/<split>.npy, a (N, T, 96, 96) uint8 array read here through a memory map, with
+<split>.json beside it (clip paths, words and a fingerprint of the clip list; a changed dataset
+is packed again). This module only lists, validates and maps: no ffmpeg, no builder.
 
 Batches leave the loader as uint8 crops (B, T, C, C), C = input_size * downsample, already
 cropped, flipped and time-masked; `to_input` turns them into the network's normalised float
@@ -16,19 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from lipreader.atomic import atomic_path, remove_stale_temps, write_json
+from lipreader.constants import ROI
 from lipreader.errors import InputError
-from lipreader.progress import Progress
+from lipreader.manifest import CACHE, MANIFEST, parse_manifest
 
-ROI = 96                      # clips are 96x96
 MEAN, STD = 0.421, 0.165      # gray-level statistics of mouth ROIs (LRW), on a 0..1 scale
 MEAN_BYTE = round(MEAN * 255)  # a masked frame is set to the mean, i.e. 0 after normalisation
 CACHE_VERSION = 1
@@ -45,19 +43,12 @@ class ClipRef:
 def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
     """The clips of one split, from manifest.jsonl when present, else from the folders; sorted."""
     root = Path(root)
-    manifest = root / "manifest.jsonl"
+    manifest = root / MANIFEST
     refs = []
     if manifest.is_file():
-        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                rel, word, rec_split = rec["path"], rec["word"], rec["split"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise InputError(f"{manifest}:{n}: not a manifest line with path, word and split ({e})") from e
-            if rec_split == split:
-                refs.append(ClipRef(root / rel, rel, str(word), split))
+        for rec in parse_manifest(manifest.read_text(encoding="utf-8"), str(manifest)):
+            if rec.split == split:
+                refs.append(ClipRef(root / rec.path, rec.path, rec.word, split))
     elif root.is_dir():
         for p in root.glob(f"*/{split}/*.mp4"):
             if not p.name.startswith(".") and not p.parent.parent.name.startswith("."):
@@ -68,7 +59,7 @@ def find_clips(root: str | os.PathLike, split: str) -> list[ClipRef]:
 
 def _has_clips(root: Path) -> bool:
     """Whether `root` is a dataset (a manifest, or <word>/<split>/ clip folders), not a lone cache."""
-    return (root / "manifest.jsonl").is_file() or any(
+    return (root / MANIFEST).is_file() or any(
         not p.name.startswith(".") and not p.parent.parent.name.startswith(".")
         for p in root.glob("*/*/*.mp4"))
 
@@ -119,8 +110,9 @@ class ClipCache:
         return np.array([index.get(w, -1) for w in self.words], dtype=np.int64)
 
 
-def _cache_files(root: Path, split: str) -> tuple[Path, Path]:
-    folder = root / ".cache"
+def cache_files(root: Path, split: str) -> tuple[Path, Path]:
+    """dataset/.cache/<split>.npy (the clips) and <split>.json (what they are)."""
+    folder = Path(root) / CACHE
     return folder / f"{split}.npy", folder / f"{split}.json"
 
 
@@ -147,8 +139,19 @@ def _whole(array_path: Path, meta: dict) -> bool:
         (n == 0 or clips.shape[1:] == (frames, ROI, ROI))
 
 
-def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool = True) -> ClipCache:
-    """The split's clip cache, (re)built first when missing or stale.
+@dataclass(frozen=True)
+class Unpacked:
+    """A split whose cache must be packed (again) from its clips (builder.stages.pack)."""
+
+    clips: list[ClipRef]
+    fingerprint: str
+    array_path: Path
+    reason: str
+
+
+def open_cache(root: str | os.PathLike, split: str) -> ClipCache | Unpacked:
+    """The split's cache when it is there, whole and of the dataset's current clips; else what
+    packing it needs.
 
     A cache with no dataset beside it (copied alone to a GPU machine: no manifest, no clip
     folders) is used as it is. A dataset that no longer has clips of the split has an empty
@@ -156,7 +159,7 @@ def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool
     """
     root = Path(root)
     clips = find_clips(root, split)
-    array_path, meta_path = _cache_files(root, split)
+    array_path, meta_path = cache_files(root, split)
     meta = _read_meta(meta_path)
     if not clips:
         if meta is not None and array_path.is_file() and not _has_clips(root):
@@ -166,73 +169,25 @@ def load_cache(root: str | os.PathLike, split: str, workers: int = 0, show: bool
             return _from_meta(array_path, meta)
         return ClipCache(array_path, [], [], 0)
     fp = fingerprint(clips)
-    if meta is not None and meta["fingerprint"] == fp and _whole(array_path, meta):
+    if meta is None:
+        reason = "not packed yet"
+    elif meta["fingerprint"] != fp:
+        reason = "the clips changed since they were packed"
+    elif not _whole(array_path, meta):
+        reason = "the packed clips are cut short or damaged"
+    else:
         return _from_meta(array_path, meta)
-    meta = build_cache(clips, array_path, fp, workers=workers, show=show)
-    write_json(meta_path, meta)
-    return _from_meta(array_path, meta)
+    return Unpacked(clips, fp, array_path, reason)
 
 
-def _decode(ref: ClipRef) -> np.ndarray | str:
-    """(T, 96, 96) uint8, or the reason the clip cannot be used."""
-    from builder.media import read_video  # the project's one ffmpeg resolver, needed only here
-
-    if not ref.path.is_file():
-        return "missing"
-    try:
-        frames = read_video(ref.path, gray=True)
-    except InputError as e:
-        return f"unreadable: {e}"
-    if frames.shape[1:] != (ROI, ROI):
-        return f"size {frames.shape[2]}x{frames.shape[1]}, expected {ROI}x{ROI}"
-    return frames
-
-
-def _clip_frames(ref: ClipRef) -> int | None:
-    try:
-        return int(json.loads(ref.path.with_suffix(".json").read_text(encoding="utf-8"))["frames"])
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return None
-
-
-def build_cache(clips: list[ClipRef], array_path: Path, fp: str, workers: int = 0,
-                show: bool = True) -> dict:
-    """Decode `clips` into `array_path` (N, T, 96, 96) uint8, atomically; return the metadata.
-
-    T is the most common clip length (from the sidecars, else the first clip); clips of another
-    length or size are left out and listed under "skipped" with the reason.
-    """
-    array_path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(array_path.parent)
-    array_path.with_suffix(".json").unlink(missing_ok=True)
-    lengths = Counter(n for n in (_clip_frames(c) for c in clips[:2000]) if n)
-    threads = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(threads) as pool, atomic_path(array_path) as tmp:
-        decoded = pool.map(_decode, clips)
-        T, out, kept, skipped = None, None, [], []
-        bar = Progress(len(clips), f"caching {clips[0].split} clips", "clips", enabled=show)
-        for ref, frames in zip(clips, decoded, strict=True):
-            bar.update()
-            if isinstance(frames, str):
-                skipped.append({"path": ref.rel, "reason": frames})
-                continue
-            if T is None:
-                T = lengths.most_common(1)[0][0] if lengths else len(frames)
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                                shape=(len(clips), T, ROI, ROI))
-            if len(frames) != T:
-                skipped.append({"path": ref.rel, "reason": f"{len(frames)} frames, expected {T}"})
-                continue
-            out[len(kept)] = frames
-            kept.append(ref)
-        bar.close()
-        if out is None:
-            np.save(tmp, np.zeros((0, 0, ROI, ROI), np.uint8))
-        else:
-            out.flush()
-            del out
-    return {"version": CACHE_VERSION, "split": clips[0].split, "fingerprint": fp, "frames": T or 0,
-            "words": [r.word for r in kept], "paths": [r.rel for r in kept], "skipped": skipped}
+def load_cache(root: str | os.PathLike, split: str, show: bool = True) -> ClipCache:
+    """The split's packed clips, memory-mapped. Nothing is decoded here (`show` has nothing to
+    show); `lipreader build-dataset` and `lipreader train` pack the clips first."""
+    got = open_cache(root, split)
+    if isinstance(got, Unpacked):
+        raise InputError(f"{root}: the {split} clips are not ready for training ({got.reason}): "
+                         "`lipreader build-dataset` or `lipreader train` packs them")
+    return got
 
 
 # ---------------------------------------------------------------- batches and augmentation

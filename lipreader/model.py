@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from lipreader.config import BACKENDS, ROI
+from lipreader.config import BACKENDS
+from lipreader.constants import CROP, ROI, WORD_FRAMES
 from lipreader.errors import InputError
 
 ARCHS = {
@@ -43,7 +44,6 @@ BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC"}  # as summaries and logs print th
 LIMITS = {"num_classes": (1, 100_000), "input_size": (8, 512), "frames": (1, 10_000), "hidden": (1, 4096),
           "lstm_layers": (1, 8), "downsample": (1, 8), "stages": (1, 8), "blocks": (1, 64), "widths": (1, 4096)}
 MAX_PARAMETERS = 1_000_000_000
-ROI_SIZE = ROI  # the dataset's mouth clips are 96x96
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class ModelDims:
 
     arch: str = "resnet34"
     num_classes: int = 500
-    input_size: int = 88             # crop fed to the network, after `downsample`
-    frames: int = 29                 # clip length trained on (any T works at inference)
+    input_size: int = CROP           # crop fed to the network, after `downsample`
+    frames: int = WORD_FRAMES        # clip length trained on (any T works at inference)
     blocks: tuple[int, ...] = (3, 4, 6, 3)
     widths: tuple[int, ...] = (64, 128, 256, 512)
     hidden: int = 256                # LSTM units per direction
@@ -62,7 +62,7 @@ class ModelDims:
     backend: str = "lstm"            # "lstm" (2-layer BiLSTM) or "tc" (temporal convolutions)
 
     @classmethod
-    def for_arch(cls, arch: str, num_classes: int, input_size: int = 88, frames: int = 29,
+    def for_arch(cls, arch: str, num_classes: int, input_size: int = CROP, frames: int = WORD_FRAMES,
                  backend: str = "lstm") -> ModelDims:
         """`input_size` is the crop at full ROI resolution; "small" works at half of it."""
         if arch not in ARCHS:
@@ -232,7 +232,7 @@ class LipReader(nn.Module):
     def __init__(self, dims: ModelDims):
         super().__init__()
         self.dims = dims
-        self.channels_last = False  # set on CUDA: the per-frame ResNet then runs NHWC
+        self.channels_last = False  # see use_channels_last
         self.frontend = Frontend3D(dims.widths[0])
         self.resnet = ResNet(dims.blocks, dims.widths)
         if dims.backend == "tc":
@@ -245,18 +245,24 @@ class LipReader(nn.Module):
             if isinstance(m, (nn.Conv2d, nn.Conv3d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-frame embeddings: (B, 1, T, S, S) -> (B, T, D). Frame t depends on frames t-2..t+2."""
-        B, _, T = x.shape[:3]
-        y = self.frontend(x)                                  # (B, C0, T, h, w)
-        C, h, w = y.shape[1], y.shape[3], y.shape[4]
+    def features(self, x: torch.Tensor, keep: slice = slice(None)) -> torch.Tensor:
+        """Per-frame embeddings: (B, 1, T, S, S) -> (B, t, D), t the frames in `keep` (all of
+        them by default; the ResNet runs on those only). Frame t depends on frames t-2..t+2."""
+        y = self.frontend(x)[:, :, keep]                      # (B, C0, t, h, w)
+        B, C, T, h, w = y.shape
         if self.channels_last:
-            y = y.permute(0, 2, 3, 4, 1).reshape(B * T, h, w, C)  # (B*T, h, w, C0)
-            y = y.permute(0, 3, 1, 2)                             # (B*T, C0, h, w) NHWC in memory
+            y = y.permute(0, 2, 3, 4, 1).reshape(B * T, h, w, C)  # (B*t, h, w, C0)
+            y = y.permute(0, 3, 1, 2)                             # (B*t, C0, h, w) NHWC in memory
         else:
-            y = y.transpose(1, 2).reshape(B * T, C, h, w)         # (B*T, C0, h, w)
-        y = self.resnet(y)                                    # (B*T, D)
-        return y.view(B, T, -1)                               # (B, T, D)
+            y = y.transpose(1, 2).reshape(B * T, C, h, w)         # (B*t, C0, h, w)
+        y = self.resnet(y)                                    # (B*t, D)
+        return y.view(B, T, -1)                               # (B, t, D)
+
+    def use_channels_last(self) -> LipReader:
+        """Run the per-frame ResNet NHWC, weights and activations (faster with cuDNN and oneDNN)."""
+        self.resnet.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def head(self, f: torch.Tensor) -> torch.Tensor:
         """Logits at every time step: (B, T, D) -> (B, T, V)."""
@@ -309,7 +315,7 @@ def describe(model: LipReader) -> str:
     back = f"{BACKEND_NAMES[d.backend]}({d.hidden if d.backend == 'lstm' else 2 * d.hidden})"
     title = f"{d.arch} + {back}, {d.num_classes} words, input {S}x{S}"
     if d.downsample > 1:
-        title += f" (ROI {ROI_SIZE}x{ROI_SIZE} pooled by {d.downsample})"
+        title += f" (ROI {ROI}x{ROI} pooled by {d.downsample})"
     lines = [title]
     for name, shape, module in rows:
         n = f"{count_parameters(module):>12,}" if module is not None else " " * 12

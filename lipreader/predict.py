@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from lipreader import data
+from lipreader.constants import ROI
 from lipreader.errors import InputError
-from lipreader.model import ROI_SIZE, LipReader, ModelDims
+from lipreader.model import LipReader, ModelDims
 
 REACH = 2          # frames the front end sees on each side of a frame (temporal kernel 5, padding 2)
 CHUNK = 125        # video frames per ResNet batch of the shared features (5 s at 25 fps)
@@ -90,10 +91,10 @@ def check_fit(vocab: Sequence[str], dims: ModelDims, where: str) -> None:
         raise InputError(f"{where}: its vocabulary has empty or repeated words (a damaged "
                          "checkpoint?); train a new one with `lipreader train --new`")
     crop = data.crop_size(dims.input_size, dims.downsample)
-    if not REACH * 2 < crop <= ROI_SIZE:
+    if not REACH * 2 < crop <= ROI:
         raise InputError(f"{where}: the model reads {crop}x{crop} crops, but mouth clips are "
-                         f"{ROI_SIZE}x{ROI_SIZE}: train a model on this project's clips "
-                         "(`lipreader train --new`, [training] input_size at most 96)")
+                         f"{ROI}x{ROI}: train a model on this project's clips "
+                         f"(`lipreader train --new`, [training] input_size at most {ROI})")
     if dims.frames < 1:
         raise InputError(f"{where}: the model was trained on {dims.frames}-frame clips")
 
@@ -103,14 +104,13 @@ def load_reader(path: str | os.PathLike, device: str = "auto", bf16: bool = Fals
     when present): BatchNorm folded into the convolutions, channels-last ResNet, CPU threads set."""
     import torch
 
-    from lipreader.train import load_model, resolve_device
+    from lipreader.checkpoint import load_model
+    from lipreader.device import resolve_device
 
     dev = resolve_device(device)
     model, vocab, dims = load_model(path, dev)
     check_fit(vocab, dims, str(path))
-    fold_batchnorm(model)
-    model.resnet.to(memory_format=torch.channels_last)
-    model.channels_last = True
+    fold_batchnorm(model).use_channels_last()
     if dev.type == "cpu":
         torch.set_num_threads(cpu_threads())
     return Reader(model, vocab, dims, dev, Path(path), bf16)
@@ -146,30 +146,21 @@ def fold_batchnorm(model: LipReader) -> LipReader:
 
 def check_clip(reader: Reader, frames: np.ndarray, where: str) -> None:
     """InputError unless `frames` is a (T, 96, 96) clip of the length the model was trained on."""
-    if frames.ndim != 3 or frames.shape[1:] != (ROI_SIZE, ROI_SIZE):
+    if frames.ndim != 3 or frames.shape[1:] != (ROI, ROI):
         size = "x".join(str(s) for s in frames.shape[1:][::-1])
-        raise InputError(f"{where}: frames are {size}, the model reads {ROI_SIZE}x{ROI_SIZE} mouth "
+        raise InputError(f"{where}: frames are {size}, the model reads {ROI}x{ROI} mouth "
                          "clips (made by `lipreader build-dataset`)")
     if len(frames) != reader.frames:
         raise InputError(f"{where}: {len(frames)} frames, but the model reads {reader.frames}-frame "
                          f"clips (build them with `lipreader build-dataset --frames {reader.frames}`)")
 
 
-def _embed(reader: Reader, x, keep: slice):
-    """model.features(x)[:, keep], running the ResNet only on the kept frames.
-
-    x: (B, 1, T, S, S) normalised -> (B, t, D) float32, t the length of `keep`.
-    """
+def _features(reader: Reader, x, keep: slice = slice(None)):
+    """model.features(x, keep) under the reader's autocast: (B, 1, T, S, S) -> (B, t, D) float32."""
     import torch
 
-    model = reader.model
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=reader.bf16):
-        y = model.frontend(x)[:, :, keep]                  # (B, C0, t, h, w)
-        B, C, t, h, w = y.shape
-        y = y.transpose(1, 2).reshape(B * t, C, h, w)      # (B*t, C0, h, w)
-        if model.channels_last:
-            y = y.contiguous(memory_format=torch.channels_last)
-        return model.resnet(y).view(B, t, -1).float()      # (B, t, D)
+        return reader.model.features(x, keep).float()
 
 
 def _inputs(reader: Reader, frames: np.ndarray):
@@ -186,7 +177,7 @@ def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32) -> np.ndarra
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = _inputs(reader, clips[i:i + batch])                     # (B, 1, T, S, S)
-            f = _embed(reader, x, slice(None))                          # (B, T, D)
+            f = _features(reader, x)                                    # (B, T, D)
             out.append(reader.model.head(f).float().mean(dim=1).cpu())  # (B, V)
     V = len(reader.vocab)
     return torch.cat(out).numpy() if out else np.zeros((0, V), np.float32)
@@ -211,7 +202,7 @@ def video_features(reader: Reader, mouth: np.ndarray, needed: np.ndarray | None 
                 continue
             lo, hi = max(0, a - REACH), min(T, b + REACH)
             x = _inputs(reader, mouth[lo:hi][None])                     # (1, 1, hi-lo, S, S)
-            feats[a:b] = _embed(reader, x, slice(a - lo, b - lo))[0].float().cpu()
+            feats[a:b] = _features(reader, x, slice(a - lo, b - lo))[0].cpu()
     return feats
 
 
@@ -249,7 +240,7 @@ def _edge_features(reader: Reader, mouth: np.ndarray, index: np.ndarray, where: 
             x = _inputs(reader, mouth[frames.ravel()].reshape(*frames.shape, *mouth.shape[1:]))
             mask = torch.as_tensor(inside, device=x.device, dtype=x.dtype)
             x = x * mask[:, None, :, None, None]                        # zeros beyond the window
-            out.append(_embed(reader, x, slice(REACH, REACH + 1))[:, 0].float().cpu())
+            out.append(_features(reader, x, slice(REACH, REACH + 1))[:, 0].cpu())
     D = reader.model.resnet.out_dim
     return torch.cat(out) if out else torch.zeros(0, D)
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
 class Progress:
@@ -65,12 +61,3 @@ class Progress:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it",
-             enabled: bool = True) -> Iterator[T]:
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with Progress(total, desc, unit, enabled=enabled) as bar:
-        for item in items:
-            yield item
-            bar.update()

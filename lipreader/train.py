@@ -1,4 +1,4 @@
-"""`lipreader train`: the training loop, checkpoints, metrics and `load_model`.
+"""`lipreader train`: the training loop, validation and metrics (checkpoints: lipreader.checkpoint).
 
 One flat loop: resolve the device, read the clip cache, build or resume the model, then per
 epoch train, validate, write the checkpoint (atomically; only rank 0 writes under torchrun)
@@ -16,12 +16,22 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from lipreader import atomic, data, lock
-from lipreader.atomic import atomic_path, write_bytes, write_json, write_text
+from lipreader import atomic, data, distributed, lock
+from lipreader.atomic import atomic_path, write_json, write_text
+from lipreader.checkpoint import (
+    dims_of,
+    load_checkpoint,
+    model_from,
+    new_checkpoint,
+    save_checkpoint,
+)
 from lipreader.config import Config, Training
+from lipreader.device import resolve_device
+from lipreader.distributed import Dist
 from lipreader.errors import ConfigError, InputError
 from lipreader.model import (
     BACKEND_NAMES,
@@ -31,9 +41,8 @@ from lipreader.model import (
     describe,
     sequence_loss,
 )
+from lipreader.say import quiet, say
 
-FORMAT = "lipreader-checkpoint"
-VERSION = 1
 LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
 
 
@@ -73,122 +82,6 @@ def make_optimizer(model, t: Training):
     raise ConfigError(f"[training] optimizer must be adamw or sgd, got {t.optimizer!r}")
 
 
-def resolve_device(name: str, local_rank: int = 0):
-    import torch
-
-    if name not in ("auto", "cuda", "cpu"):
-        raise ConfigError(f"[general] device must be auto, cuda or cpu, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA GPU is visible to torch; use --device cpu (or auto)")
-    if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
-
-
-# ---------------------------------------------------------------- checkpoints
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A checkpoint as plain data (torch.load with weights_only: it can never run code)."""
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no model file; train one with `lipreader train --new` "
-                         "(or point --model / [general] pretrainedmodelpath at one)")
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # a damaged file fails anywhere in zip reading or the safe unpickler
-        raise InputError(f"{p}: truncated or not a lipreader checkpoint "
-                         f"({str(e).splitlines()[0][:120]})") from e
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise InputError(f"{p}: not a lipreader checkpoint (a model file from another program?)")
-    version = ck.get("version", 0)
-    if not isinstance(version, int) or version > VERSION:
-        raise InputError(f"{p}: made by a newer lipreader (checkpoint version {ck['version']}); upgrade")
-    ModelDims.from_dict(ck.get("dims"), str(p))
-    vocab = ck.get("vocab")
-    if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab):
-        raise InputError(f"{p}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`")
-    return ck
-
-
-def _model_from(ck: dict, path: Path) -> tuple[LipReader, ModelDims]:
-    dims = ModelDims.from_dict(ck["dims"], str(path))
-    model = build_model(dims)
-    try:
-        model.load_state_dict(ck["model"])
-    except RuntimeError as e:
-        raise InputError(f"{path}: its weights do not match its own dimensions (damaged file?)") from e
-    return model, dims
-
-
-def load_model(path: str | os.PathLike, device="cpu") -> tuple[LipReader, list[str], ModelDims]:
-    """(model in eval mode on `device`, vocab (index -> word), dims) from a checkpoint."""
-    ck = load_checkpoint(path)
-    model, dims = _model_from(ck, Path(path))
-    return model.to(device).eval(), list(ck["vocab"]), dims
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Serialised in memory first: torch's own file writer turns a full disk into an unnamed
-    RuntimeError, a plain write into a DiskFull error."""
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_bytes(path, buf.getbuffer())
-
-
-# ---------------------------------------------------------------- distributed
-
-@dataclass(frozen=True)
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _init_distributed(device_name: str) -> Dist:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; then one process per GPU joins the group."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    import torch
-    import torch.distributed as dist
-
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device_name != "cpu" and torch.cuda.is_available()
-    if use_cuda:
-        torch.cuda.set_device(local)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), local)
-
-
-def _all_sum(values: list[float], d: Dist, device) -> list[float]:
-    if d.world == 1:
-        return values
-    import torch
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-def _barrier(d: Dist) -> None:
-    if d.world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
 # ---------------------------------------------------------------- evaluation
 
 def _topk_hits(logits, y, k: int) -> tuple[int, int]:
@@ -196,7 +89,7 @@ def _topk_hits(logits, y, k: int) -> tuple[int, int]:
     return int((top[:, 0] == y).sum()), int((top == y[:, None]).any(dim=1).sum())
 
 
-def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = Dist(),
+def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = distributed.SINGLE,
              amp: bool = False) -> dict:
     """Loss, top-1, top-5 of the centre crops (no augmentation); predictions for the confusion."""
     import torch
@@ -219,14 +112,11 @@ def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = 
             top1, top5, n = top1 + h1, top5 + h5, n + len(y)
             preds.append(clip.argmax(1).cpu())
             labels.append(y.cpu())
-    loss_sum, n, top1, top5 = _all_sum([loss_sum, n, top1, top5], d, device)
+    loss_sum, n, top1, top5 = distributed.all_sum([loss_sum, n, top1, top5], d, device)
     pred = torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
     lab = torch.cat(labels).numpy() if labels else np.zeros(0, np.int64)
     if d.world > 1:
-        import torch.distributed as dist
-
-        parts: list = [None] * d.world
-        dist.all_gather_object(parts, (pred, lab))
+        parts = distributed.all_gather((pred, lab), d)
         pred = np.concatenate([p for p, _ in parts])
         lab = np.concatenate([q for _, q in parts])
     n = max(n, 1)
@@ -315,7 +205,7 @@ def _append_accuracy(path: Path, line: str) -> None:
 
 def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[str]) -> None:
     """--arch / --backend on the command line must describe the model being continued."""
-    dims = ModelDims.from_dict(ck["dims"], str(model_path))
+    dims = dims_of(ck, model_path)
     for key in ("arch", "backend"):
         if key in given and getattr(dims, key) != getattr(t, key):
             raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
@@ -323,7 +213,7 @@ def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[s
                               "(or --model to name another file)")
 
 
-def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozenset()) -> TrainResult:
+def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()) -> TrainResult:
     t = cfg.training
     model_path = Path(cfg.general.pretrainedmodelpath)
     clips = data.find_clips(t.folder, "train")
@@ -332,7 +222,7 @@ def _dry_run(cfg: Config, new: bool, device, say, given: frozenset[str] = frozen
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
         _check_continued(ck, model_path, t, given)
-        dims, vocab = ModelDims.from_dict(ck["dims"], str(model_path)), list(ck["vocab"])
+        dims, vocab = dims_of(ck, model_path), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
     if dims is None:
         if vocab:
@@ -355,51 +245,121 @@ def run(cfg: Config, new: bool = False, force: bool = False, validate: bool = Fa
     differs from the model being continued is an error (from options.toml it is a note).
     The model is locked while it trains (by the process that writes it: rank 0 under torchrun).
     """
-    writes = not dry_run and os.environ.get("RANK", "0") == "0"
+    main = os.environ.get("RANK", "0") == "0"  # the process that prints and writes (rank 0 under torchrun)
+    writes = not dry_run and main
     if not dry_run:
         atomic.check_writable(cfg.general.pretrainedmodelpath, "model",
                               "--model or [general] pretrainedmodelpath")
         if validate:
             atomic.check_writable(cfg.validation.accuracyfilelocation, "accuracy file",
                                   "[validation] accuracyfilelocation")
-    with lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) if writes \
-            else contextlib.nullcontext():
+    with quiet(not main), lock.hold(cfg.general.pretrainedmodelpath, folder=False, wait=cfg.general.wait) \
+            if writes else contextlib.nullcontext():
         return _run(cfg, new, force, validate, dry_run, given)
+
+
+@dataclass
+class _Model:
+    """What training changes: the model, its optimizer and where they are in the schedule."""
+
+    raw: LipReader                  # the model itself: what is validated and saved
+    net: Any                        # what trains: `raw`, under DDP and torch.compile when they apply
+    optimizer: Any
+    dims: ModelDims
+    start_epoch: int = 0
+    step: int = 0                   # optimizer steps so far: the position in the schedule
+    history: list[dict] = field(default_factory=list)  # every epoch's metrics, older runs' too
+    best: float | None = None       # best validation top-1 so far
 
 
 def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
          given: frozenset[str]) -> TrainResult:
-    import torch
-
     t = cfg.training
     model_path = Path(cfg.general.pretrainedmodelpath)
     files = _side_files(model_path)
-    dist_info = _init_distributed(cfg.general.device)
+    dist_info = distributed.init(cfg.general.device)
     device = resolve_device(cfg.general.device, dist_info.local_rank)
 
-    def say(*a):
-        if dist_info.main:
-            print(*a, flush=True)
-
     if dry_run:
-        return _dry_run(cfg, new, device, say, given)
+        return _dry_run(cfg, new, device, given)
 
     # -- the model file: continue it, or start a new one
-    if new and model_path.exists() and not force:
-        raise InputError(f"{model_path} exists: add --force to overwrite it, or drop --new to continue training it")
-    ck = None
-    if not new:
-        if model_path.exists():
-            ck = load_checkpoint(model_path)
-            _check_continued(ck, model_path, t, given)
-        else:
-            say(f"no model at {model_path}: starting a new one")
+    ck = _continued(model_path, new, force, t, given)
 
     # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
     root = Path(t.folder)
+    train_cache, vocab = _training_data(root, ck, model_path, dist_info)
+
+    # -- the model, the optimizer, the schedule position
+    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info)
+
+    # -- the batches: training clips, and the validation split with --validate
+    size = data.crop_size(m.dims.input_size, m.dims.downsample)
+    loader = data.ClipLoader(train_cache, train_cache.labels(vocab), t.batch_size, size, train=True,
+                             time_mask=t.time_mask, seed=cfg.general.seed, rank=dist_info.rank,
+                             world=dist_info.world)
+    val_loader, val_split = _validation_data(cfg, root, train_cache, vocab, size, dist_info) \
+        if validate else (None, None)
+    where = f"continuing {model_path} at epoch {m.start_epoch}" if ck is not None else f"new model -> {model_path}"
+    say(f"{where}: {m.dims.arch} + {BACKEND_NAMES[m.dims.backend]}, {len(vocab)} words, "
+        f"{len(train_cache)} training clips, {len(loader)} batches of {t.batch_size} per epoch on {device}"
+        + (f" x {dist_info.world} processes" if dist_info.world > 1 else ""))
+
+    run_history, last_eval = [], None
+    for epoch in range(m.start_epoch, m.start_epoch + t.epochs):
+        # -- one pass over the training clips
+        metrics = _train_epoch(m, loader, epoch, t, device, dist_info)
+
+        # -- validation
+        if val_loader is not None:
+            last_eval = evaluate(m.raw, val_loader, device, m.dims.downsample, dist_info,
+                                 amp=device.type == "cuda")
+            metrics.update(val_loss=last_eval["loss"], val_top1=last_eval["top1"], val_top5=last_eval["top5"],
+                           val_n=last_eval["n"], val_split=val_split)
+        run_history.append(metrics)
+        m.history.append(metrics)
+        say(_epoch_line(metrics))
+
+        # -- checkpoint (and the best one), accuracy file: rank 0 only
+        improved = metrics.get("val_top1") is not None and (m.best is None or metrics["val_top1"] > m.best)
+        if improved:
+            m.best = metrics["val_top1"]
+        if dist_info.main:
+            _save(cfg, m, vocab, len(loader), files, improved, metrics if last_eval is not None else None)
+        distributed.barrier(dist_info)
+
+    # -- the end: metrics, PNGs, the summary table
+    table = summary_table(run_history) if run_history else "no epochs run (--epochs 0)"
+    if dist_info.main and run_history:
+        write_json(files["metrics"], m.history)
+        confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
+        say(write_plots(m.history, confusion, vocab, files))
+        say(table)
+    distributed.finish(dist_info)
+    return TrainResult(model_path, epoch=m.start_epoch + len(run_history), history=run_history, best_top1=m.best,
+                       dims=m.dims, vocab=vocab, summary=table)
+
+
+def _continued(model_path: Path, new: bool, force: bool, t: Training, given: frozenset[str]) -> dict | None:
+    """The checkpoint to continue, or None for a new model."""
+    if new and model_path.exists() and not force:
+        raise InputError(f"{model_path} exists: add --force to overwrite it, or drop --new to continue training it")
+    if new:
+        return None
+    if not model_path.exists():
+        say(f"no model at {model_path}: starting a new one")
+        return None
+    ck = load_checkpoint(model_path)
+    _check_continued(ck, model_path, t, given)
+    return ck
+
+
+def _training_data(root: Path, ck: dict | None, model_path: Path,
+                   dist_info: Dist) -> tuple[data.ClipCache, list[str]]:
+    """The training split's cache and its vocabulary, which a continued model must share."""
     if dist_info.main:
         train_cache = data.load_cache(root, "train", show=True)
-    _barrier(dist_info)
+    distributed.barrier(dist_info)
     if not dist_info.main:
         train_cache = data.load_cache(root, "train", show=False)
     if len(train_cache) == 0:
@@ -417,136 +377,126 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
                          "use --new to train a fresh model, or train on the dataset the model was made from")
     if train_cache.skipped:
         say(f"note: {len(train_cache.skipped)} training clips left out (see {root}/.cache/train.json)")
+    return train_cache, vocab
 
-    # -- the model, the optimizer, the schedule position
+
+def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str], frames: int,
+                 device, dist_info: Dist) -> _Model:
+    """The model on `device` (continued or new, seeded), its optimizer, the schedule position."""
+    import torch
+
+    t = cfg.training
     if ck is not None:
-        model, dims = _model_from(ck, model_path)
+        model, dims = model_from(ck, model_path)
         if (dims.arch, dims.backend) != (t.arch, t.backend):
             say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
                 f"backend {t.backend} apply to --new)")
     else:
-        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, train_cache.frames, t.backend)
+        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend)
         torch.manual_seed(cfg.general.seed)
         model = build_model(dims)
     raw = model.to(device)
     use_cuda = device.type == "cuda"
     if use_cuda:
         torch.backends.cudnn.benchmark = True
-        raw.resnet.to(memory_format=torch.channels_last)
-        raw.channels_last = True
-    optimizer = make_optimizer(raw, t)
-    start_epoch, step, history, best = 0, 0, [], None
+        raw.use_channels_last()
+    m = _Model(raw, raw, make_optimizer(raw, t), dims)
     if ck is not None:
-        start_epoch, history, best = ck["epoch"], list(ck.get("history", [])), ck.get("best_top1")
+        m.start_epoch, m.history, m.best = ck["epoch"], list(ck.get("history", [])), ck.get("best_top1")
         if ck.get("optimizer_name") == t.optimizer:
-            optimizer.load_state_dict(ck["optimizer"])
-            step = ck["scheduler"]["step"]
+            m.optimizer.load_state_dict(ck["optimizer"])
+            m.step = ck["scheduler"]["step"]
         else:
             say(f"note: optimizer changed to {t.optimizer}: its state and the schedule start afresh")
-    net = raw
     if dist_info.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        net = DDP(raw, device_ids=[device.index] if use_cuda else None)
+        m.net = DDP(raw, device_ids=[device.index] if use_cuda else None)
     if t.compile and use_cuda:
-        net = torch.compile(net)
+        m.net = torch.compile(m.net)
+    return m
 
-    labels = train_cache.labels(vocab)
-    size = data.crop_size(dims.input_size, dims.downsample)
-    loader = data.ClipLoader(train_cache, labels, t.batch_size, size, train=True, time_mask=t.time_mask,
-                             seed=cfg.general.seed, rank=dist_info.rank, world=dist_info.world)
-    val_loader, val_split = None, None
-    if validate:
-        val_split = "train" if cfg.validation.folder == "train" else cfg.validation.folder
-        val_cache = train_cache if val_split == "train" else data.load_cache(root, val_split,
-                                                                             show=dist_info.main)
-        val_labels = val_cache.labels(vocab)
-        if not (val_labels >= 0).any():
-            raise InputError(f"{root}: no clips of the model's words in <word>/{val_split}/ to validate on "
-                             "(set [validation] folder, or \"train\")")
-        if (val_labels < 0).any():
-            say(f"note: {(val_labels < 0).sum()} {val_split} clips of words outside the vocabulary are ignored")
-        val_loader = data.ClipLoader(val_cache, val_labels, t.batch_size, size, train=False,
-                                     rank=dist_info.rank, world=dist_info.world)
+
+def _validation_data(cfg: Config, root: Path, train_cache: data.ClipCache, vocab: list[str], size: int,
+                     dist_info: Dist) -> tuple[data.ClipLoader, str]:
+    """Centre-crop batches of [validation] folder (a split name, or "train")."""
+    t = cfg.training
+    val_split = "train" if cfg.validation.folder == "train" else cfg.validation.folder
+    val_cache = train_cache if val_split == "train" else data.load_cache(root, val_split, show=dist_info.main)
+    val_labels = val_cache.labels(vocab)
+    if not (val_labels >= 0).any():
+        raise InputError(f"{root}: no clips of the model's words in <word>/{val_split}/ to validate on "
+                         "(set [validation] folder, or \"train\")")
+    if (val_labels < 0).any():
+        say(f"note: {(val_labels < 0).sum()} {val_split} clips of words outside the vocabulary are ignored")
+    loader = data.ClipLoader(val_cache, val_labels, t.batch_size, size, train=False,
+                             rank=dist_info.rank, world=dist_info.world)
+    return loader, val_split
+
+
+def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, device,
+                 dist_info: Dist) -> dict:
+    """One pass over the training batches; advances `m.step`. -> the epoch's metrics."""
+    import torch
+
+    use_cuda = device.type == "cuda"
     steps_per_epoch = len(loader)
-    where = f"continuing {model_path} at epoch {start_epoch}" if ck is not None else f"new model -> {model_path}"
-    say(f"{where}: {dims.arch} + {BACKEND_NAMES[dims.backend]}, {len(vocab)} words, {len(train_cache)} training clips, "
-        f"{steps_per_epoch} batches of {t.batch_size} per epoch on {device}"
-        + (f" x {dist_info.world} processes" if dist_info.world > 1 else ""))
+    m.net.train()
+    loader.set_epoch(epoch)
+    t0 = time.perf_counter()
+    loss_sum = n = top1 = top5 = 0.0
+    for b, (x, y) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
+        lr = lr_at(m.step, steps_per_epoch, t)
+        for g in m.optimizer.param_groups:
+            g["lr"] = lr
+        inp = data.to_input(x, m.dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
+        y = y.to(device, non_blocking=use_cuda)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
+            logits = m.net(inp)                                                   # (B, T, V)
+        loss = sequence_loss(logits, y, t.label_smoothing)
+        m.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        m.optimizer.step()
+        m.step += 1
+        with torch.no_grad():
+            h1, h5 = _topk_hits(logits.detach().float().mean(dim=1), y, 5)
+        bs = len(y)
+        loss_sum, n, top1, top5 = loss_sum + loss.detach().item() * bs, n + bs, top1 + h1, top5 + h5
+        if t.printfrequency and (b + 1) % t.printfrequency == 0:
+            rate = n / (time.perf_counter() - t0)
+            say(f"epoch {epoch + 1} [{b + 1}/{steps_per_epoch}] loss {loss_sum / n:.4f} "
+                f"top1 {top1 / n:.3f} lr {lr:.2e} {rate:.1f} clips/s")
+    loss_sum, n, top1, top5 = distributed.all_sum([loss_sum, n, top1, top5], dist_info, device)
+    elapsed = time.perf_counter() - t0
+    return {"epoch": epoch + 1, "loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n,
+            "time": elapsed, "clips_per_s": n / elapsed, "lr": lr_at(m.step - 1, steps_per_epoch, t)}
 
-    # -- the epochs
-    run_history, last_eval = [], None
-    for epoch in range(start_epoch, start_epoch + t.epochs):
-        net.train()
-        loader.set_epoch(epoch)
-        t0 = time.perf_counter()
-        loss_sum = n = top1 = top5 = 0.0
-        for b, (x, y) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
-            lr = lr_at(step, steps_per_epoch, t)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            inp = data.to_input(x, dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
-            y = y.to(device, non_blocking=use_cuda)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
-                logits = net(inp)                                                   # (B, T, V)
-            loss = sequence_loss(logits, y, t.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            with torch.no_grad():
-                h1, h5 = _topk_hits(logits.detach().float().mean(dim=1), y, 5)
-            bs = len(y)
-            loss_sum, n, top1, top5 = loss_sum + loss.detach().item() * bs, n + bs, top1 + h1, top5 + h5
-            if t.printfrequency and (b + 1) % t.printfrequency == 0:
-                rate = n / (time.perf_counter() - t0)
-                say(f"epoch {epoch + 1} [{b + 1}/{steps_per_epoch}] loss {loss_sum / n:.4f} "
-                    f"top1 {top1 / n:.3f} lr {lr:.2e} {rate:.1f} clips/s")
-        loss_sum, n, top1, top5 = _all_sum([loss_sum, n, top1, top5], dist_info, device)
-        elapsed = time.perf_counter() - t0
-        m = {"epoch": epoch + 1, "loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n,
-             "time": elapsed, "clips_per_s": n / elapsed, "lr": lr_at(step - 1, steps_per_epoch, t)}
-        if val_loader is not None:
-            last_eval = evaluate(raw, val_loader, device, dims.downsample, dist_info, amp=use_cuda)
-            m.update(val_loss=last_eval["loss"], val_top1=last_eval["top1"], val_top5=last_eval["top5"],
-                     val_n=last_eval["n"], val_split=val_split)
-        run_history.append(m)
-        history.append(m)
-        line = (f"epoch {epoch + 1}: loss {m['loss']:.4f} top1 {m['top1']:.3f} top5 {m['top5']:.3f} "
-                f"{elapsed:.1f}s {m['clips_per_s']:.1f} clips/s")
-        if last_eval is not None:
-            line += f" | {val_split} loss {m['val_loss']:.4f} top1 {m['val_top1']:.3f} top5 {m['val_top5']:.3f}"
-        say(line)
 
-        # -- checkpoint (and the best one), accuracy file: rank 0 only
-        improved = m.get("val_top1") is not None and (best is None or m["val_top1"] > best)
-        if improved:
-            best = m["val_top1"]
-        if dist_info.main:
-            state = {"format": FORMAT, "version": VERSION, "dims": dims.as_dict(), "vocab": vocab,
-                     "config": cfg.as_dict(), "model": raw.state_dict(), "optimizer": optimizer.state_dict(),
-                     "optimizer_name": t.optimizer, "scheduler": {"step": step, "steps_per_epoch": steps_per_epoch},
-                     "epoch": epoch + 1, "history": history, "best_top1": best}
-            save_checkpoint(model_path, state)
-            if improved:
-                save_checkpoint(files["best"], state)
-            if last_eval is not None:
-                stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-                _append_accuracy(Path(cfg.validation.accuracyfilelocation),
-                                 f"{stamp}\t{model_path}\tepoch {epoch + 1}\t{val_split}\t"
-                                 f"top1 {m['val_top1']:.4f}\ttop5 {m['val_top5']:.4f}\tn {m['val_n']}")
-        _barrier(dist_info)
+def _epoch_line(metrics: dict) -> str:
+    line = (f"epoch {metrics['epoch']}: loss {metrics['loss']:.4f} top1 {metrics['top1']:.3f} "
+            f"top5 {metrics['top5']:.3f} {metrics['time']:.1f}s {metrics['clips_per_s']:.1f} clips/s")
+    if "val_top1" in metrics:
+        line += (f" | {metrics['val_split']} loss {metrics['val_loss']:.4f} top1 {metrics['val_top1']:.3f} "
+                 f"top5 {metrics['val_top5']:.3f}")
+    return line
 
-    # -- the end: metrics, PNGs, the summary table
-    table = summary_table(run_history) if run_history else "no epochs run (--epochs 0)"
-    if dist_info.main and run_history:
-        write_json(files["metrics"], history)
-        confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
-        say(write_plots(history, confusion, vocab, files))
-        say(table)
-    if dist_info.world > 1:
-        import torch.distributed as dist
 
-        dist.destroy_process_group()
-    return TrainResult(model_path, epoch=start_epoch + len(run_history), history=run_history, best_top1=best,
-                       dims=dims, vocab=vocab, summary=table)
+def _save(cfg: Config, m: _Model, vocab: list[str], steps_per_epoch: int, files: dict[str, Path],
+          improved: bool, validated: dict | None) -> None:
+    """The checkpoint after an epoch, the best one when it improved, a line in the accuracy file
+    when the epoch was validated (`validated`: its metrics)."""
+    model_path = Path(cfg.general.pretrainedmodelpath)
+    epoch = m.history[-1]["epoch"]
+    state = new_checkpoint(m.dims, vocab, m.raw, config=cfg.as_dict(), optimizer=m.optimizer.state_dict(),
+                           optimizer_name=cfg.training.optimizer,
+                           scheduler={"step": m.step, "steps_per_epoch": steps_per_epoch},
+                           epoch=epoch, history=m.history, best_top1=m.best)
+    save_checkpoint(model_path, state)
+    if improved:
+        save_checkpoint(files["best"], state)
+    if validated is not None:
+        v = validated
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _append_accuracy(Path(cfg.validation.accuracyfilelocation),
+                         f"{stamp}\t{model_path}\tepoch {epoch}\t{v['val_split']}\t"
+                         f"top1 {v['val_top1']:.4f}\ttop5 {v['val_top5']:.4f}\tn {v['val_n']}")

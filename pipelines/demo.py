@@ -78,11 +78,12 @@ def word_accuracy(reports: list) -> float | None:
 
 def caption_durations(video_dirs: list[Path], vocab: set[str]) -> list[tuple[str, float]]:
     from builder.captions import read_words
+    from builder.layout import VideoDir
 
     out = []
     for d in video_dirs:
-        out += [(w.text, w.end - w.start) for w in read_words(d / "captions.en.json3").words
-                if w.text in vocab]
+        words = read_words(VideoDir(d).caption("en", "json3")).words
+        out += [(w.text, w.end - w.start) for w in words if w.text in vocab]
     return out
 
 
@@ -160,7 +161,7 @@ def _run(cfg: Config, out: Path, quick: bool) -> dict:
     held = [v["name"] for v in corpus.videos if v["holdout"]][: s.holdout_videos]
     unseen = seen[-s.unseen_per_speaker_set:]
     training = seen[: -s.unseen_per_speaker_set]
-    size = tuple(json.loads((corpus_dir / "corpus.json").read_text())["size"])
+    size = tuple(json.loads(corpus.files.meta.read_text())["size"])
     atomic.write_text(corpus_dir / "train.html", playlist_html(training, size))
     click.echo(f"{len(training)} training videos, {len(unseen)} unseen videos of the same speakers, "
                f"{len(held)} videos of a person never seen in training ({', '.join(corpus.holdout_speakers)})")
@@ -224,6 +225,8 @@ def _run(cfg: Config, out: Path, quick: bool) -> dict:
 
 
 def _report(result: dict, out: Path, built, trained, reports: dict) -> None:
+    from builder.synth import CorpusDir
+
     click.secho("\n== report", bold=True)
     click.echo(f"clips per split: {result['clips']}")
     if result["validation_top1"] is not None:
@@ -241,6 +244,6 @@ def _report(result: dict, out: Path, built, trained, reports: dict) -> None:
     click.echo(f"\nread reports: {out / 'read'}")
     click.echo("pictures:")
     for p in [built.contact_sheet, *sorted((out / "models").glob("*.png")),
-              out / "corpus" / "contact_sheet.png"]:
+              CorpusDir(out / "corpus").contact_sheet]:
         if p and Path(p).is_file():
             click.echo(f"  {p}")

@@ -15,18 +15,19 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from builder.layout import VideoDir
 from lipreader import atomic, lock
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
-from lipreader.config import Config
+from lipreader.config import Config, Fetch, rate_bytes
 from lipreader.errors import InputError, SkipVideo, Throttled
 from lipreader.progress import Progress
+from lipreader.say import say
 
-ARCHIVE = "archive.txt"  # yt-dlp's download archive, beside the video folders
+if TYPE_CHECKING:
+    from builder.download import Settings
+
 _HOSTLIKE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?/")
 
 
@@ -139,22 +140,30 @@ def gather(urls: list[str], from_file: str | None) -> list[Source]:
 
 # ---- the output folder and the archive ---------------------------------------------
 
-def is_complete(vd: VideoDir) -> bool:
-    return vd.video.is_file() and vd.info.is_file()
-
-
 def sync_archive(videos: Path) -> Path:
     """Keep only the archive lines ("<extractor> <id>") whose folder is complete, so the
     folders stay the truth: a video deleted by hand, or whose rename was interrupted after
     yt-dlp recorded it, is fetched again."""
-    archive = videos / ARCHIVE
+    archive = VideoDir.archive(videos)
     if archive.is_file():
         lines = archive.read_text(encoding="utf-8").splitlines()
         kept = [ln for ln in lines if len(ln.split(" ", 1)) == 2
-                and is_complete(VideoDir(videos / ln.split(" ", 1)[1]))]
+                and VideoDir(videos / ln.split(" ", 1)[1]).complete()]
         if kept != lines:
             write_text(archive, "".join(f"{ln}\n" for ln in kept))
     return archive
+
+
+def download_settings(f: Fetch) -> Settings:
+    """[fetch] options -> builder.download.Settings."""
+    from builder.download import Settings
+
+    return Settings(lang=f.lang, max_height=f.max_height, license=f.license, max_duration=f.max_duration,
+                    caption_formats=f.caption_formats, socket_timeout=f.socket_timeout, retries=f.retries,
+                    rate_limit=rate_bytes(f.rate_limit), cookies=f.cookies,
+                    cookies_from_browser=f.cookies_from_browser, sleep_requests=f.sleep_requests,
+                    sleep_interval=f.sleep_interval, max_sleep_interval=f.max_sleep_interval,
+                    throttle_wait=f.throttle_wait)
 
 
 # ---- one video -----------------------------------------------------------------------
@@ -172,7 +181,7 @@ class _Reporter:
             return
         if self.overall.tty:  # clear the progress line first
             self.overall.stream.write("\r\033[K")
-        click.echo(text)
+        say(text)
 
     def video_bar(self, vid: str) -> tuple[Progress, Callable[[dict[str, Any]], None]]:
         bar = Progress(None, f"  {vid}", unit="kB", enabled=self.tty and not self.quiet)
@@ -238,7 +247,7 @@ def _fetch_download(dl, video, videos: Path, cfg: Config, rep: _Reporter,
                 raise Filtered(f"longer than {limit:g} s ({media.duration:g} s)")
             record.update(width=media.width, height=media.height, fps=media.fps or record["fps"],
                           duration=record["duration"] or media.duration)
-            write_json(tmp / "info.json", record)
+            write_json(VideoDir(tmp).info, record)
             _write_mark(tmp, mark)
     except Filtered as e:
         return Outcome(video.source, video.id, "skipped", e.reason)
@@ -260,7 +269,7 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter,
     path = Path(source.text)
     vid = local_id(path)
     vd = VideoDir(videos / vid)
-    if is_complete(vd):
+    if vd.complete():
         try:
             old = json.loads(vd.info.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -270,7 +279,7 @@ def _fetch_local(source: Source, videos: Path, cfg: Config, rep: _Reporter,
     try:
         with atomic_dir(vd.root) as tmp:
             record = import_file(path, tmp, cfg.fetch.lang)
-            write_json(tmp / "info.json", record)
+            write_json(VideoDir(tmp).info, record)
             _write_mark(tmp, mark)
     except SkipVideo as e:
         return Outcome(source.text, vid, "failed", str(e))
@@ -289,7 +298,7 @@ def _fetch_url(dl, source: Source, videos: Path, cfg: Config, rep: _Reporter,
     for item in dl.resolve(source.text):
         if isinstance(item, Failure):
             outcome = Outcome(source.text, item.id, "failed", item.reason)
-        elif item.info is None or is_complete(VideoDir(videos / item.id)):
+        elif item.info is None or VideoDir(videos / item.id).complete():
             outcome = Outcome(source.text, item.id, "skipped", "already fetched")
         else:
             outcome = _fetch_download(dl, item, videos, cfg, rep, mark)
@@ -326,7 +335,7 @@ def _fetch_all(cfg: Config, videos: Path, sources: list[Source], quiet: bool,
             elif source.kind == "file":
                 outcomes = [_fetch_local(source, videos, cfg, rep, mark)]
             else:
-                dl = dl or Downloader(cfg.fetch, videos, archive)
+                dl = dl or Downloader(download_settings(cfg.fetch), videos, archive)
                 outcomes = _fetch_url(dl, source, videos, cfg, rep, mark)
             try:
                 for outcome in outcomes:
@@ -358,7 +367,7 @@ def _stop(cfg: Config, summary: FetchSummary, rep: _Reporter, source: Source, e:
 def run(cfg: Config, urls: list[str], from_file: str | None = None) -> FetchSummary:
     """Fetch every video of `urls` (and of the list `from_file`); print a summary."""
     summary = fetch_all(cfg, gather(urls, from_file))
-    click.echo(summary.text())
+    say(summary.text())
     return summary
 
 
@@ -375,6 +384,6 @@ def fetch_one(cfg: Config, source: str, mark: dict[str, Any] | None = None) -> V
         if o.status == "skipped" and o.reason != "already fetched":
             raise InputError(f"{source}: not fetched: {o.reason}")
         vd = VideoDir(Path(cfg.general.videos) / o.id)
-        if o.id and is_complete(vd):
+        if o.id and vd.complete():
             return vd
     raise InputError(f"{source}: no video found there")

@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from builder.synth import Corpus, make_corpus
+from lipreader.constants import FPS
 
 
 def run(out: Path, words: int = 10, videos: int = 20, speakers: int = 6, holdout_speakers: int = 1,
-        faces: Path | None = None, fps: float = 25.0, height: int = 480, seed: int = 0,
+        faces: Path | None = None, fps: float = FPS, height: int = 480, seed: int = 0,
         seconds: float = 14.0, workers: int = 0) -> Corpus:
     corpus = make_corpus(Path(out), words=words, videos=videos, seconds=seconds, speakers=speakers,
                          holdout_speakers=holdout_speakers, height=height, fps=fps, seed=seed,
@@ -31,6 +32,6 @@ def run(out: Path, words: int = 10, videos: int = 20, speakers: int = 6, holdout
                f"[{corpus.seconds:.0f} s]")
     click.echo(f"speakers: {', '.join(s.name for s in corpus.speakers)}; held out: {held} "
                f"({n_hold} videos)")
-    click.echo(f"open {corpus.root / 'playlist.html'} to watch; "
-               f"{corpus.root / 'contact_sheet.png'} shows the mouths per word")
+    click.echo(f"open {corpus.files.playlist} to watch; "
+               f"{corpus.files.contact_sheet} shows the mouths per word")
     return corpus

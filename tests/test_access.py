@@ -160,7 +160,7 @@ def test_browser_cookies():
     with pytest.raises(ConfigError, match=r"^--cookies-from-browser netscape4: unknown browser 'netscape4' "
                                           r"\(one of chrome, firefox, optionally NAME:PROFILE\)$"):
         access.browser_spec("netscape4", browsers)
-    params = download.base_params(Fetch(cookies_from_browser="firefox:abc"))
+    params = download.base_params(fetch.download_settings(Fetch(cookies_from_browser="firefox:abc")))
     assert params["cookiesfrombrowser"] == ("firefox", "abc", None, None)
 
 
@@ -176,16 +176,21 @@ def test_an_unreadable_browser_is_one_error(in_tmp, monkeypatch):
 
 # ---- pacing ---------------------------------------------------------------------------
 
-def test_pacing_options_reach_yt_dlp(site, cfg, caplog):
-    caplog.set_level(logging.DEBUG, logger="lipreader.fetch")
+def test_pacing_options_reach_yt_dlp(site, cfg, monkeypatch):
+    from yt_dlp.downloader import common
+
     paced = cfg.override("fetch", sleep_requests=0.001, sleep_interval=0.002)
-    params = download.base_params(paced.fetch)
+    params = download.base_params(fetch.download_settings(paced.fetch))
     assert (params["sleep_interval_requests"], params["sleep_interval"]) == (0.001, 0.002)
-    assert "max_sleep_interval" not in params and "sleep_interval" not in download.base_params(cfg.fetch)
+    assert "max_sleep_interval" not in params
+    assert "sleep_interval" not in download.base_params(fetch.download_settings(cfg.fetch))
+    slept = []
+    real_sleep = common.time.sleep
+    monkeypatch.setattr(common.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
     with serve_folder(site) as base:
         summary = fetch.run(paced, [f"{base}/one.html"])
     assert len(summary.fetched) == 1
-    assert "[download] Sleeping 0.00 seconds" in caplog.text  # yt-dlp's pause before a download
+    assert 0.002 in slept  # yt-dlp's pause before the download
 
 
 @pytest.mark.parametrize("values, error", [
@@ -195,7 +200,7 @@ def test_pacing_options_reach_yt_dlp(site, cfg, caplog):
 ])
 def test_pacing_bounds(values, error):
     with pytest.raises(ConfigError) as e:
-        download.base_params(Fetch(**values))
+        download.base_params(fetch.download_settings(Fetch(**values)))
     assert str(e.value) == error
     res = CliRunner().invoke(cli, ["fetch", "x", "--sleep-requests", "-1"])
     assert res.output.strip() == "Error: --sleep-requests: [fetch] sleep_requests must be at least 0, got -1.0"
@@ -203,8 +208,7 @@ def test_pacing_bounds(values, error):
 
 # ---- rate limits and bot checks: back off, stop, continue later ---------------------------
 
-def test_a_rate_limiting_site_stops_the_batch_and_a_rerun_completes_it(site, cfg, caplog, capsys):
-    caplog.set_level(logging.WARNING, logger="lipreader.fetch")
+def test_a_rate_limiting_site_stops_the_batch_and_a_rerun_completes_it(site, cfg, capsys):
     BusySite.pages, BusySite.served, BusySite.refused = 2, 0, 0
     with serve_folder(site, handler_class=BusySite) as base:
         urls = [f"{base}/{name}.html" for name in ("one", "two", "three", "four")]
@@ -214,10 +218,11 @@ def test_a_rate_limiting_site_stops_the_batch_and_a_rerun_completes_it(site, cfg
             (urls[0], "fetched"), (urls[1], "fetched"), (urls[2], "failed")]
         assert first.failed[0].reason == "HTTP 429 too many requests (the site is rate-limiting)"
         # backed off: 1 retry, twice (throttle_wait, then twice that), then stopped; four not asked
-        waits = re.findall(r"waiting ([\d.e-]+) s before trying again", caplog.text)
+        printed = capsys.readouterr()
+        waits = re.findall(r"waiting ([\d.e-]+) s before trying again", printed.err)
         assert waits == ["0.001", "0.002"]
         assert refused == download.THROTTLE_TRIES * (cfg.fetch.retries + 1)
-        out = capsys.readouterr().out
+        out = printed.out
         assert out.endswith(
             "fetched 2, skipped 0, failed 1\n"
             f"  failed  {urls[2]}: HTTP 429 too many requests (the site is rate-limiting)\n"

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from builder import media
 from builder.synth import make_corpus
+from lipreader import data
 from lipreader.cli import cli
 
 pytestmark = pytest.mark.timeout(300)  # with the module fixtures: corpus, clean build
@@ -100,6 +101,9 @@ def test_layout_and_outputs(clean):
     assert (out / "contact_sheet.png").stat().st_size > 1000
     assert "total" in output and "contact sheet" in output
     assert not list(out.rglob(".*.tmp*"))
+    for split in {r["split"] for r in records}:  # packed for training, the last stage
+        cache = data.load_cache(out, split)
+        assert sorted(cache.paths) == sorted(r["path"] for r in records if r["split"] == split)
 
 
 def test_clip_counts_equal_truth_minus_drops(clean, corpus):
@@ -385,7 +389,7 @@ class Killed(Exception):
 
 def test_killed_after_tracking_a_skipped_video_then_resumed_equals_uninterrupted(
         skipped, clean, corpus, tmp_path, monkeypatch):
-    from pipelines import build as build_pipeline
+    from builder import clips as clipmod
 
     _, _, text, stats = skipped
     videos, _ = videos_with_a_broken_one(corpus, clean[0], tmp_path)
@@ -394,7 +398,7 @@ def test_killed_after_tracking_a_skipped_video_then_resumed_equals_uninterrupted
         raise Killed
 
     with monkeypatch.context() as m:
-        m.setattr(build_pipeline.clipmod, "plan_clip", killed)  # dies after tracking, before any clip
+        m.setattr(clipmod, "plan_clip", killed)  # dies after tracking, before any clip
         res = build(tmp_path, *PLANNED)
     assert isinstance(res.exception, Killed)
     assert (videos / "broken" / "skip.json").is_file()
@@ -472,7 +476,7 @@ def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, co
     import torch
 
     from builder.localvideo import local_id
-    from lipreader import train
+    from lipreader import checkpoint
     from lipreader.model import ModelDims, build_model
     from tests.readcorpus import stage
 
@@ -480,7 +484,7 @@ def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, co
     vocab = json.loads((work / "data" / "dataset" / "stats.json").read_text())["vocabulary"]
     torch.manual_seed(0)
     dims = ModelDims.for_arch("small", len(vocab), frames=29)
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": vocab, "model": build_model(dims).state_dict()}, in_tmp / "model.pt")
     talk = stage(corpus, "v000-astronaut-0", in_tmp / "inputs")
     res = CliRunner().invoke(cli, ["read", str(talk), "--model", "model.pt"])

@@ -10,14 +10,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lipreader import train
+from lipreader import checkpoint
 from lipreader.cli import cli
 from lipreader.errors import DiskFull, InputError
 from lipreader.model import ModelDims
 
 
 def _write(path, dims, vocab=("a", "b", "c")):
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims, "vocab": list(vocab),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims, "vocab": list(vocab),
                 "model": {}, "epoch": 1}, path)
     return path
 
@@ -48,7 +48,7 @@ def _small(**changes):
 def test_damaged_dims_are_refused_before_the_model_is_built(tmp_path, dims, why):
     path = _write(tmp_path / "m.pt", dims)
     with pytest.raises(InputError) as e:
-        train.load_model(path)
+        checkpoint.load_model(path)
     assert str(e.value) == f"{path}: damaged model dimensions ({why}); train a model with `lipreader train --new`"
 
 
@@ -63,13 +63,13 @@ def test_a_crafted_checkpoint_is_one_error_line(in_tmp):
 
 def test_a_damaged_vocabulary_or_version_is_one_error_line(tmp_path):
     path = _write(tmp_path / "m.pt", _small(), vocab=())
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": _small(), "vocab": "abc"}, path)
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": _small(), "vocab": "abc"}, path)
     with pytest.raises(InputError) as e:
-        train.load_checkpoint(path)
+        checkpoint.load_checkpoint(path)
     assert str(e.value) == f"{path}: damaged vocabulary (not a list of words); train a model with `lipreader train --new`"
-    torch.save({"format": train.FORMAT, "version": "1", "dims": _small(), "vocab": ["a"]}, path)
+    torch.save({"format": checkpoint.FORMAT, "version": "1", "dims": _small(), "vocab": ["a"]}, path)
     with pytest.raises(InputError, match="made by a newer lipreader"):
-        train.load_checkpoint(path)
+        checkpoint.load_checkpoint(path)
 
 
 def test_checkpoints_without_a_backend_still_mean_the_bilstm(tmp_path):
@@ -81,7 +81,7 @@ def _real(path, arch="small", backend="lstm"):
     from lipreader.model import build_model
 
     dims = ModelDims.for_arch(arch, 3, backend=backend)
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": ["a", "b", "c"], "model": build_model(dims).state_dict(), "epoch": 2}, path)
     return path
 
@@ -130,7 +130,7 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_error_and_keeps_the_old_fi
     before = path.read_bytes()
     _full_disk(monkeypatch, code)
     with pytest.raises(DiskFull) as e:
-        train.save_checkpoint(path, {"format": train.FORMAT, "weights": torch.zeros(1000)})
+        checkpoint.save_checkpoint(path, {"format": checkpoint.FORMAT, "weights": torch.zeros(1000)})
     assert str(e.value) == (f"{path}: the disk is full (or over quota); free some space and run again "
                             "(nothing half-written was left)")
     monkeypatch.undo()

@@ -54,9 +54,9 @@ def test_url_lists_that_name_each_other_are_one_error_line(in_tmp):
 
 
 def test_without_the_packages_of_the_built_in_faces_synth_and_demo_say_what_to_install(in_tmp, monkeypatch):
-    from builder import synth
+    from builder.synth import faces
 
-    monkeypatch.setattr(synth, "_POSES", None)
+    monkeypatch.setattr(faces, "_POSES", None)
     monkeypatch.setitem(sys.modules, "skimage", None)
     monkeypatch.setitem(sys.modules, "av", None)
     res = CliRunner().invoke(cli, ["synth", "corpus"])

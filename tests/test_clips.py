@@ -8,8 +8,9 @@ import pytest
 from builder import clips as C
 from builder import dataset as ds
 from builder.captions import Word
-from lipreader.config import Build
+from lipreader.config import Config
 from lipreader.errors import ConfigError
+from pipelines.settings import limits
 
 
 def track(T=200, segment=None, width=100.0, yaw=0.0):
@@ -22,7 +23,7 @@ def w(start, end, text="hello", source="json3-auto"):
     return Word(text, start, end, source)
 
 
-LIM = C.Limits.from_config(Build(frames=29, padding=3))
+LIM = limits(Config().override("build", frames=29, padding=3))
 
 
 def test_clip_is_centred_on_the_word_and_knows_its_boundary():
@@ -123,9 +124,3 @@ def test_balance_caps_each_word_and_split_independently_of_other_videos():
     # dropping unrelated videos never changes the choice among the kept ones' own rivals
     assert ds.balance(cands, 0) == {(v, ms) for _, _, v, ms in cands}
 
-
-def test_manifest_text_is_sorted_and_stable():
-    recs = [{"path": "b/train/x_1.mp4", "word": "b"}, {"path": "a/train/x_2.mp4", "word": "a"}]
-    text = ds.manifest_text(recs)
-    assert text == ds.manifest_text(list(reversed(recs)))
-    assert text.splitlines()[0].startswith('{"path": "a/')

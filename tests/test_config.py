@@ -93,6 +93,8 @@ def test_bad_config_is_one_line_error(in_tmp):
     ("prediction", "format", "xml", "[prediction] format must be one of table, json, srt, vtt, csv, got 'xml'"),
     ("prediction", "stride", 0, "[prediction] stride must be at least 1, got 0"),
     ("fetch", "socket_timeout", 0.0, "[fetch] socket_timeout must be more than 0, got 0.0"),
+    ("fetch", "rate_limit", "2 MB", "[fetch] rate_limit must look like 500K or 2M (bytes per second), got '2 MB'"),
+    ("fetch", "rate_limit", "0.1", "[fetch] rate_limit must look like 500K or 2M (bytes per second), got '0.1'"),
 ])
 def test_ranges_and_choices_are_checked_when_the_file_loads(section, key, value, message):
     with pytest.raises(ConfigError) as e:

@@ -142,7 +142,7 @@ def test_list_file_then_rerun_skips_everything(cfg, base, tmp_path):
     urls.write_text(f"# my talks\n\n{base}/page.html\n{base}/two.html   # two videos\n")
     first = fetch.run(cfg, [], from_file=str(urls))
     assert (len(first.fetched), len(first.skipped), len(first.failed)) == (3, 0, 0)
-    archive = (Path(cfg.general.videos) / fetch.ARCHIVE).read_text().split()
+    archive = VideoDir.archive(cfg.general.videos).read_text().split()
     assert len(archive) == 6 and set(archive[1::2]) == set(folders(cfg))
     again = fetch.run(cfg, [str(urls)])  # a list file given as an argument works too
     assert (len(again.fetched), len(again.skipped), len(again.failed)) == (0, 3, 0)
@@ -304,7 +304,7 @@ def test_youtube_merge_height_limit_and_archive(cfg, fake_youtube):
     vd = folders(cfg)[YT_ID]
     got = media.probe(vd.video)
     assert (got.width, got.height, got.has_video, got.has_audio) == (160, 120, True, True)
-    assert (Path(cfg.general.videos) / fetch.ARCHIVE).read_text() == f"youtube {YT_ID}\n"
+    assert VideoDir.archive(cfg.general.videos).read_text() == f"youtube {YT_ID}\n"
     again = fetch.run(cfg, [f"https://youtu.be/{YT_ID}"])
     assert [(o.id, o.status) for o in again.outcomes] == [(YT_ID, "skipped")]
     assert len(calls) == 1  # the archive answered without asking "YouTube"
@@ -463,7 +463,6 @@ def test_license_and_helpers():
     assert not download.license_matches("cc-by-sa", yt_cc)
     assert not download.license_matches("cc-by", None)
     assert download.format_spec(720).startswith("bv*[height<=?720][ext=mp4]+ba[ext=m4a]/")
-    assert download.parse_rate("2M") == 2 * 1024 ** 2 and download.parse_rate("") is None
     assert download.folder_id({"id": YT_ID, "extractor_key": "Youtube"}, "x") == YT_ID
     assert download.folder_id({"id": "../a b", "extractor_key": "Generic"}, "u") == \
         "a_b-" + __import__("hashlib").sha1(b"u").hexdigest()[:8]
@@ -471,6 +470,17 @@ def test_license_and_helpers():
     page = "http://h/talks/talk-3/index.html"
     assert download.folder_id({"id": "index-1", "extractor_key": "HTML5MediaEmbed"}, page) == \
         "talk-3-1-" + __import__("hashlib").sha1(page.encode()).hexdigest()[:8]
+
+
+def test_rate_limits_are_read_as_yt_dlp_reads_them():
+    """[fetch] rate_limit is checked when options.toml loads, without yt-dlp (train needs none)."""
+    from yt_dlp.utils import parse_bytes
+
+    from lipreader.config import rate_bytes
+
+    assert rate_bytes("2M") == 2 * 1024 ** 2 and rate_bytes("") is None
+    for text in ("500K", "2m", "1.5 M", "100", "3G", "0", "0.1", "2MB", "M", "-1K", "1,5M", " 2M"):
+        assert rate_bytes(text) == (parse_bytes(text) or None), text
 
 
 def test_classify(tmp_path):

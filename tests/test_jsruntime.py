@@ -10,6 +10,7 @@ import pytest
 
 from builder import download, jsruntime
 from lipreader.config import Fetch
+from pipelines.fetch import download_settings
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,7 @@ def test_yt_dlp_with_our_options_finds_deno_and_runs_a_script_through_it():
     from yt_dlp.extractor.youtube.jsc._builtin.ejs import ScriptSource
     from yt_dlp.extractor.youtube.jsc._director import initialize_jsc_director
 
-    params = download.base_params(Fetch())
+    params = download.base_params(download_settings(Fetch()))
     packaged = jsruntime._packaged()
     assert packaged and params["js_runtimes"] == {"deno": {"path": jsruntime.find_deno().path}}
     with yt_dlp.YoutubeDL(params) as ydl:
@@ -55,7 +56,7 @@ def test_a_newer_deno_on_path_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     got = jsruntime.find_deno()
     assert (got.path, got.version, got.origin) == (newer, (99, 0, 1), "PATH")
-    assert download.base_params(Fetch())["js_runtimes"] == {"deno": {"path": newer}}
+    assert download.base_params(download_settings(Fetch()))["js_runtimes"] == {"deno": {"path": newer}}
 
 
 def test_an_older_deno_on_path_loses_to_the_package(tmp_path, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -114,6 +116,17 @@ def test_channels_last_gives_the_same_output(small):
         finally:
             small.channels_last = False
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_features_of_kept_frames_equal_the_whole_then_cut_with_either_layout(small):
+    """`read` runs the ResNet only on the frames it keeps; the front end still sees their neighbours."""
+    x = torch.randn(2, 1, 12, 44, 44)
+    with torch.no_grad():
+        whole = small.features(x)
+        assert torch.allclose(small.features(x, slice(3, 8)), whole[:, 3:8], atol=1e-5)
+        fast = copy.deepcopy(small).use_channels_last()
+        assert fast.resnet.layers[0][0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(fast.features(x, slice(3, 8)), whole[:, 3:8], atol=1e-5)
 
 
 def test_sequence_loss_is_the_mean_over_time_steps():

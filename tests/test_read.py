@@ -22,11 +22,11 @@ from click.testing import CliRunner
 
 from builder import media
 from builder.layout import VideoDir
-from lipreader import predict, train
+from lipreader import checkpoint, predict
 from lipreader.cli import cli
 from lipreader.errors import InputError
 from lipreader.model import ModelDims, build_model
-from pipelines import read
+from pipelines import read, report, windows
 from pipelines.demo import caption_durations, duration_baseline
 from tests.readcorpus import make_trained, stage
 
@@ -34,93 +34,6 @@ from tests.readcorpus import make_trained, stage
 pytestmark = pytest.mark.timeout(900)
 
 # ---------------------------------------------------------------- pure pieces
-
-
-def test_alignment_counts_insertions_deletions_substitutions():
-    a = read.align("we think people talk about money".split(), "we uh think people about money".split())
-    assert a.ops == (("=", "we", "we"), ("I", None, "uh"), ("=", "think", "think"),
-                     ("=", "people", "people"), ("D", "talk", None), ("=", "about", "about"),
-                     ("=", "money", "money"))
-    assert a.summary() == {"reference": 6, "matches": 5, "substitutions": 0, "deletions": 1,
-                           "insertions": 1, "wer": pytest.approx(1 / 3, abs=1e-4)}
-    b = read.align(["a", "b", "c"], ["a", "x", "c"])
-    assert b.ops == (("=", "a", "a"), ("S", "b", "x"), ("=", "c", "c")) and b.wer == pytest.approx(1 / 3)
-    assert read.align([], ["a"]).ops == (("I", None, "a"),)
-    assert read.align(["a"], []).summary()["deletions"] == 1
-
-
-def _align_full_table(reference, predicted):
-    """The alignment as read.align computed it with a whole Python cost table (the reference)."""
-    n, m = len(reference), len(predicted)
-    cost = [[i + j for j in range(m + 1)] for i in range(n + 1)]  # borders; the rest is filled
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            cost[i][j] = min(cost[i - 1][j - 1] + (reference[i - 1] != predicted[j - 1]),
-                             cost[i - 1][j] + 1, cost[i][j - 1] + 1)
-    ops, i, j = [], n, m
-    while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != predicted[j - 1]):
-            ops.append(("=" if reference[i - 1] == predicted[j - 1] else "S",
-                        reference[i - 1], predicted[j - 1]))
-            i, j = i - 1, j - 1
-        elif i and cost[i][j] == cost[i - 1][j] + 1:
-            ops.append(("D", reference[i - 1], None))
-            i -= 1
-        else:
-            ops.append(("I", None, predicted[j - 1]))
-            j -= 1
-    return tuple(reversed(ops)), cost[n][m]
-
-
-def _random_words(rng, n):
-    return [f"w{k}" for k in rng.integers(0, 6, n)]
-
-
-def test_alignment_matches_the_whole_table_alignment():
-    rng = np.random.default_rng(7)
-    for _ in range(60):
-        ref, hyp = _random_words(rng, rng.integers(0, 25)), _random_words(rng, rng.integers(0, 25))
-        assert read.align(ref, hyp).ops == _align_full_table(ref, hyp)[0]
-
-
-def test_alignment_split_in_halves_is_still_optimal(monkeypatch):
-    monkeypatch.setattr(read, "ALIGN_CELLS", 20)  # every sequence here is split, down to a few words
-    rng = np.random.default_rng(11)
-    for _ in range(60):
-        ref, hyp = _random_words(rng, rng.integers(0, 40)), _random_words(rng, rng.integers(0, 40))
-        a = read.align(ref, hyp)
-        assert [o[1] for o in a.ops if o[0] != "I"] == ref
-        assert [o[2] for o in a.ops if o[0] != "D"] == hyp
-        assert all((o[0] == "=") == (o[1] == o[2]) for o in a.ops if o[0] in "=S")
-        assert a.errors == _align_full_table(ref, hyp)[1]
-
-
-def test_alignment_of_long_transcripts_needs_little_memory():
-    import tracemalloc
-
-    rng = np.random.default_rng(3)
-    ref = _random_words(rng, 6000)
-    hyp = [w for k, w in enumerate(ref) if k % 40] + ["extra"] * 50  # 150 deleted, 50 inserted
-    tracemalloc.start()
-    try:
-        a = read.align(ref, hyp)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert a.reference == 6000 and a.errors <= 200
-    assert peak < 40e6  # a whole cost table would be 6001 x 5901 cells (283 MB as int64)
-
-
-def test_merge_runs_joins_agreeing_neighbours_and_drops_flickers():
-    stride = 4
-    centres = [10, 14, 18, 22, 26, 30, 34, 50, 54]       # a gap (skipped windows) before 50
-    words = [0, 0, 1, 0, 0, 2, 2, 2, 2]                   # 1 flickers inside a run of 0
-    probs = np.eye(3)[words] * 0.8 + 0.2 / 3
-    runs = read.merge_runs(centres, probs, stride, min_frames=6)
-    assert [(a, b, int(p.argmax()), n) for a, b, p, n in runs] == [
-        (8, 27, 0, 5), (28, 35, 2, 2), (48, 55, 2, 2)]
-    assert runs[0][2] == pytest.approx(probs[0])          # averaged over its own windows only
-    assert read.merge_runs([], np.zeros((0, 3)), 4) == []
 
 
 def test_shareable_marks_exactly_the_positions_with_five_consecutive_frames():
@@ -146,7 +59,7 @@ def test_shared_path_is_exact_for_a_random_model_and_its_edges_matter():
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-5)
     x = torch.randn(2, 1, 9, 44, 44)
     with torch.no_grad():
-        np.testing.assert_allclose(predict._embed(reader, x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
+        np.testing.assert_allclose(model.features(x, slice(2, 6)), model.features(x)[:, 2:6], atol=1e-5)
         whole = model(predict._inputs(reader, mouth[np.array(windows[:4])])).mean(1).numpy()
     np.testing.assert_allclose(alone[:4], whole, rtol=0, atol=1e-5)
     # Taking the shared features at the window edges too would be measurably wrong.
@@ -183,7 +96,7 @@ def test_a_bad_clip_in_a_folder_is_skipped_with_its_reason(tmp_path):
                                "`lipreader build-dataset --frames 9`)")
     assert r.items[3].note == "has no video stream"
     assert r.skipped == {read.UNREADABLE_CLIP: 2} and len(r.scored) == 2
-    assert "skipped clips: 2 unreadable, or not a clip the model reads" in read.format_table(r)
+    assert "skipped clips: 2 unreadable, or not a clip the model reads" in report.format_table(r)
     for good in ("v_1000.mp4", "v_2000.mp4"):
         (folder / good).unlink()
     with pytest.raises(InputError, match="v_3000.mp4: 5 frames, but the model reads 9-frame clips"):
@@ -217,7 +130,7 @@ def inputs(trained) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def caption_reads(read_cfg, trained, inputs) -> dict[str, read.ReadReport]:
+def caption_reads(read_cfg, trained, inputs) -> dict[str, report.ReadReport]:
     cfg = read_cfg.override("prediction", format="json")
     return {n: read.run(cfg, str(v), out=trained.root / f"{n}.jsonl") for n, v in inputs.items()}
 
@@ -276,7 +189,7 @@ def test_sliding_windows_find_the_spoken_words_in_order(read_cfg, trained, input
             inserted + a["insertions"]
         starts = [i.start for i in r.items]
         assert starts == sorted(starts) and all(i.end > i.start for i in r.items)
-        silent += r.skipped.get(read.NO_SPEECH, 0)
+        silent += r.skipped.get(windows.NO_SPEECH, 0)
     print(f"\nsliding windows: {matched}/{reference} caption words recovered in order, "
           f"{inserted} inserted")
     assert matched >= 0.85 * reference
@@ -370,7 +283,7 @@ def _one_line_error(res) -> str:
 
 
 def _checkpoint(path: Path, dims: ModelDims, vocab: list[str]) -> Path:
-    torch.save({"format": train.FORMAT, "version": train.VERSION, "dims": dims.as_dict(),
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "dims": dims.as_dict(),
                 "vocab": vocab, "model": build_model(dims).state_dict()}, path)
     return path
 

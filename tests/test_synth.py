@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from builder import synth
+from builder.landmarks import EYE_OUTER, INNER_LIP_MID
 from builder.media import probe, read_video
+from builder.synth import script
 from builder.tracking import FaceMesh
 from lipreader.cli import cli
 
@@ -73,21 +75,22 @@ def test_face_found_in_every_speakers_frames(tracked):
 def test_measured_lip_opening_follows_script(tracked):
     for marks, truth in tracked.values():
         ok = [i for i, m in enumerate(marks) if m is not None]
-        gap = np.array([np.linalg.norm(marks[i][13, :2] - marks[i][14, :2])
-                        / np.linalg.norm(marks[i][33, :2] - marks[i][263, :2]) for i in ok])
+        (up, lo), (left, right) = INNER_LIP_MID, EYE_OUTER
+        gap = np.array([np.linalg.norm(marks[i][up, :2] - marks[i][lo, :2])
+                        / np.linalg.norm(marks[i][left, :2] - marks[i][right, :2]) for i in ok])
         intended = np.array(truth["opening"])[ok]
         r = np.corrcoef(gap, intended)[0, 1]
         assert r > 0.8, (truth["speaker"], r)
 
 
 def test_same_seed_same_truth_and_captions(corpus):
-    poses = synth._cached_builtin_poses()
+    poses = synth.load_poses()
     args = {k: v for k, v in SMALL.items()}
     _, _, again = synth.plan_corpus(poses, **args)
     for spec in again:
         folder = corpus.root / spec.name
         assert json.loads((folder / "truth.json").read_text()) == json.loads(json.dumps(spec.truth()))
-        lines = synth._lines(spec.script.words, np.random.default_rng(spec.seed))
+        lines = synth.caption_lines(spec.script.words, np.random.default_rng(spec.seed))
         assert (folder / "captions.en.json3").read_text() == synth.json3_text(lines)
         assert (folder / "captions.en.vtt").read_text() == synth.vtt_text(lines)
     _, _, other = synth.plan_corpus(poses, **{**args, "seed": 1})
@@ -133,7 +136,7 @@ def test_holdout_speakers_are_other_people(corpus):
     for v in meta["videos"]:
         assert v["holdout"] == (v["person"] in held)
     assert any(v["holdout"] for v in meta["videos"]) and not all(v["holdout"] for v in meta["videos"])
-    speakers = synth.make_speakers(synth._cached_builtin_poses(), 8, 3, np.random.default_rng(0))
+    speakers = synth.make_speakers(synth.load_poses(), 8, 3, np.random.default_rng(0))
     assert {s.person for s in speakers if s.holdout}.isdisjoint({s.person for s in speakers if not s.holdout})
 
 
@@ -149,7 +152,7 @@ def test_duration_alone_is_near_chance():
     vocab = synth.vocabulary(10)
     durations: dict[str, list[float]] = {w: [] for w in vocab}
     for i in range(60):
-        for w in synth._timeline(vocab, 20.0, np.random.default_rng([7, i])):
+        for w in script._timeline(vocab, 20.0, np.random.default_rng([7, i])):
             if not w.filler:
                 durations[w.word].append(w.end - w.start)
     half = {w: (np.array(d[::2]), np.array(d[1::2])) for w, d in durations.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder import media, mouth, tracking
+from builder import media, mouth, trackfile, tracking
 from lipreader.errors import InputError, SkipVideo
 
 pytestmark = pytest.mark.timeout(300)  # includes the module's tracked videos
@@ -57,7 +57,7 @@ def files_in(folder: Path) -> list[str]:
 def carphone(tmp_path_factory):
     out = tmp_path_factory.mktemp("carphone")
     summary = tracking.process_video(carphone_path(), out)
-    return summary, tracking.load_track(out / "track.npz"), np.load(out / "mouth.npy"), out
+    return summary, trackfile.load_track(out / "track.npz"), np.load(out / "mouth.npy"), out
 
 
 def test_carphone_face_found_in_almost_every_frame(carphone):
@@ -115,6 +115,22 @@ def test_mouth_strip_png(carphone, tmp_path):
     assert 60 < sheet.mean() < 200
 
 
+def test_facemesh_gives_the_landmarks_of_mediapipes_public_solution():
+    import mediapipe as mp
+
+    image = astronaut()
+    h, w = image.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                         refine_landmarks=True) as public:
+        found = public.process(image).multi_face_landmarks
+    expected = np.array([(p.x, p.y, p.z) for p in found[0].landmark], np.float32) * [w, h, w]
+    with tracking.FaceMesh(video=False) as mesh:
+        faces = mesh.detect(image)
+    assert len(faces) == 1 and faces[0].landmarks.shape == (478, 3)
+    assert np.array_equal(faces[0].landmarks, expected.astype(np.float32))
+    assert 0.5 < faces[0].score <= 1.0                  # the detector's confidence, besides
+
+
 # ---------------------------------------------------------------------------- two faces
 
 
@@ -128,7 +144,7 @@ def two_face_video(tmp_path_factory):
 @pytest.mark.parametrize("max_faces", [1, 2])
 def test_two_faces_keep_one_track(two_face_video, tmp_path, max_faces):
     summary = tracking.process_video(two_face_video, tmp_path, max_faces=max_faces)
-    track = tracking.load_track(tmp_path / "track.npz")
+    track = trackfile.load_track(tmp_path / "track.npz")
     assert summary.frames == 15 and summary.segments == 1
     assert track["found"].all() and (track["segment"] == 0).all()
     centre_x = (track["box"][:, 0] + track["box"][:, 2]) / 2
@@ -141,8 +157,8 @@ def test_mesh_scale_keeps_landmarks_in_source_pixels(two_face_video, tmp_path):
     tracking.process_video(two_face_video, tmp_path / "full", max_faces=2)
     summary = tracking.process_video(two_face_video, tmp_path / "small", max_faces=2, max_height=300)
     assert summary.mesh_size == (520, 300) and summary.size == (1040, 600)
-    full = tracking.load_track(tmp_path / "full" / "track.npz")
-    small = tracking.load_track(tmp_path / "small" / "track.npz")
+    full = trackfile.load_track(tmp_path / "full" / "track.npz")
+    small = trackfile.load_track(tmp_path / "small" / "track.npz")
     err = np.abs(full["landmarks"].astype(np.float32) - small["landmarks"].astype(np.float32))
     assert np.median(err[..., :2]) < 3.0
     assert np.abs(full["affine"] - small["affine"]).max() < 0.2 * np.abs(full["affine"]).max()
@@ -161,7 +177,7 @@ def test_generated_video_opening_follows_the_script(tmp_path):
     folder = tmp_path / specs[0].name
     summary = tracking.process_video(folder / "video.mp4", folder)
     truth = np.array(json.loads((folder / "truth.json").read_text())["opening"])
-    track = tracking.load_track(folder / "track.npz")
+    track = trackfile.load_track(folder / "track.npz")
     assert summary.frames == len(truth) and summary.face_fraction == 1.0
     assert np.corrcoef(truth, track["opening"])[0, 1] > 0.8
     # the same measure from the landmarks carried into ROI coordinates
@@ -253,7 +269,7 @@ def test_portrait_video_is_tracked(tmp_path):
     frame[100:522] = face
     video = media.write_video(tmp_path / "portrait.mp4", [np.roll(frame, k, 0) for k in range(12)])
     summary = tracking.process_video(video, tmp_path / "out")
-    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    track = trackfile.load_track(tmp_path / "out" / "track.npz")
     assert summary.size == (360, 640) and summary.found == 12
     box = np.nanmedian(track["box"], 0)
     assert 0 < box[0] < box[2] < 360 and 100 < box[1] < box[3] < 522
@@ -268,92 +284,10 @@ def test_process_videos_in_two_workers(tmp_path, two_face_video):
     assert files_in(tmp_path / "a") == ["mouth.npy", "track.npz"] and files_in(tmp_path / "b") == []
 
 
-# ---------------------------------------------------------------------------- pure pieces
-
-
-def _template(rng: np.random.Generator, centre=(100.0, 100.0), eye=60.0) -> np.ndarray:
-    """Fake (478, 3) landmarks: a face-sized cloud with the stable points and lips placed like
-    the reference face, eye distance `eye` px."""
-    lm = np.zeros((478, 3))
-    lm[:, :2] = rng.uniform(-0.8, 0.8, (478, 2)) * eye + centre
-    unit = (mouth.REFERENCE - mouth.REFERENCE[[0, 3]].mean(0)) / mouth.EYE_DISTANCE
-    lm[list(mouth.STABLE_IDS), :2] = unit * eye + centre
-    for (up, lo), x in zip(mouth.INNER_LIP_PAIRS, (-0.1, 0.0, 0.1), strict=True):
-        lm[up, :2] = (centre[0] + x * eye, centre[1] + 0.68 * eye)
-        lm[lo, :2] = (centre[0] + x * eye, centre[1] + 0.72 * eye)
-    return lm
-
-
-def test_fit_similarity_recovers_a_known_transform():
-    rng = np.random.default_rng(0)
-    angle, scale, t = 0.3, 2.5, np.array([40.0, -12.0])
-    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    src = (mouth.REFERENCE - t) @ np.linalg.inv(rot).T + rng.normal(0, 1e-9, mouth.REFERENCE.shape)
-    p = mouth.fit_similarity(src)
-    assert np.allclose(mouth.apply_affine(mouth.to_matrix(p), src), mouth.REFERENCE, atol=1e-6)
-    assert np.isclose(np.hypot(p[0], p[1]), scale)
-
-
-def test_lip_opening_is_scale_free_and_align_mouth_shape():
-    rng = np.random.default_rng(1)
-    lm = _template(rng)
-    assert np.isclose(mouth.lip_opening(lm), 0.04 * 60 / 60)
-    assert np.isclose(mouth.lip_opening(lm * 3), mouth.lip_opening(lm))
-    assert mouth.lip_opening(np.stack([lm, lm])).shape == (2,)
-    roi = mouth.align_mouth(np.full((200, 200, 3), 128, np.uint8), lm)
-    assert roi.shape == (96, 96) and roi.dtype == np.uint8 and (roi == 128).all()
-
-
-def _run_stream(seq, cuts=(), smooth=3, frame=None):
-    frame = np.zeros((200, 220), np.uint8) if frame is None else frame
-    stream = mouth.MouthStream(smooth=smooth)
-    out, held = [], 0
-    for k, lm in enumerate(seq):
-        out += stream.push(frame, lm, cut=k in cuts, score=0.9)
-        held = max(held, len(stream._items))
-    out += stream.finish()
-    assert [f.index for f in out] == list(range(len(seq)))
-    assert held <= 2 * smooth + mouth.MAX_GAP + 2
-    return out
-
-
-def test_stream_bridges_short_gaps_and_splits_long_ones():
-    base = _template(np.random.default_rng(2))
-    seq = [base + [k, 0, 0] for k in range(12)]
-    short = _run_stream([None if k in (5, 6) else lm for k, lm in enumerate(seq)])
-    assert [f.segment for f in short] == [0] * 12
-    assert [f.filled for f in short] == [k in (5, 6) for k in range(12)]
-    assert np.allclose(short[5].landmarks, seq[5])
-    long = _run_stream([None if k in (5, 6, 7) else lm for k, lm in enumerate(seq)])
-    assert [f.segment for f in long] == [0] * 5 + [-1] * 3 + [1] * 4
-    assert long[6].matrix is None and not long[6].roi.any()
-
-
-def test_stream_cuts_on_shot_change_and_face_jump():
-    base = _template(np.random.default_rng(3))
-    seq = [base + [k, 0, 0] for k in range(10)]
-    assert [f.segment for f in _run_stream(seq, cuts={6})] == [0] * 6 + [1] * 4
-    jumped = seq[:6] + [lm + [80, 0, 0] for lm in seq[6:]]
-    assert [f.segment for f in _run_stream(jumped)] == [0] * 6 + [1] * 4
-
-
-def test_smoothing_removes_jitter_but_follows_motion():
-    rng = np.random.default_rng(4)
-    base = _template(rng)
-    jitter = [base + np.r_[rng.normal(0, 0.4, 2), 0] for _ in range(30)]
-    raw = np.array([mouth.to_matrix(mouth.similarity_params(lm))[:, 2] for lm in jitter])
-    smoothed = np.array([f.matrix[:, 2] for f in _run_stream(jitter)])
-    assert smoothed[3:-3].std(0).max() < 0.6 * raw[3:-3].std(0).max()
-    moving = [base + [4.0 * k, 0, 0] for k in range(30)]
-    exact = np.array([mouth.to_matrix(mouth.similarity_params(lm)) for lm in moving])
-    followed = np.array([f.matrix for f in _run_stream(moving)])
-    assert np.abs(followed - exact)[:, :, 2].max() < 0.5                # no lag behind a moving head
-
-
 def test_mesh_every_other_frame_gives_nearly_the_same_rois(carphone, tmp_path):
     _, track, roi, _ = carphone
     summary = tracking.process_video(carphone_path(), tmp_path, mesh_every=2)
-    half = tracking.load_track(tmp_path / "track.npz")
+    half = trackfile.load_track(tmp_path / "track.npz")
     assert summary.found == 50 and summary.face_fraction >= 0.95 and summary.segments == 1
     assert half["filled"][1:-1:2].all() and half["found"][::2].all()
     diff = np.abs(np.load(tmp_path / "mouth.npy")[:-1].astype(np.float32) - roi[:-1])
@@ -369,6 +303,6 @@ def test_shot_cut_ends_a_segment(tmp_path):
     b[:, 44:556] = hopper()
     video = media.write_video(tmp_path / "cut.mp4", [a] * 10 + [b] * 10)
     summary = tracking.process_video(video, tmp_path / "out")
-    track = tracking.load_track(tmp_path / "out" / "track.npz")
+    track = trackfile.load_track(tmp_path / "out" / "track.npz")
     assert summary.segments == 2
     assert list(track["segment"]) == [0] * 10 + [1] * 10

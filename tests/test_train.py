@@ -1,8 +1,4 @@
-"""`lipreader train` on a toy dataset of real mp4 clips in the dataset layout.
-
-The toy words are a bright blob that moves up, moves down, grows or shrinks: every single
-frame could belong to either class of a pair, so only motion over time tells them apart.
-"""
+"""`lipreader train` on the toy dataset of real mp4 clips in the dataset layout (conftest.toy)."""
 
 from __future__ import annotations
 
@@ -19,60 +15,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from builder.media import write_video
 from lipreader import data
+from lipreader.checkpoint import load_model
 from lipreader.cli import cli
 from lipreader.config import Config
 from lipreader.errors import ConfigError, InputError
-from lipreader.train import load_model, lr_at, make_optimizer, run
+from lipreader.train import lr_at, make_optimizer, run
+from tests.conftest import TOY_FRAMES, TOY_WORDS
 
 pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
 
-WORDS = ("down", "grow", "shrink", "up")
-FRAMES = 12
-
-
-def toy_clip(word: str, rng: np.random.Generator, T: int = FRAMES) -> np.ndarray:
-    """(T, 96, 96) uint8: a soft disc on noise whose path over time is the word."""
-    s = np.linspace(0.0, 1.0, T)
-    cx = rng.uniform(34, 62)
-    if word in ("up", "down"):
-        a, b = rng.uniform(64, 72), rng.uniform(24, 32)
-        cy = a + (b - a) * (s if word == "up" else 1 - s)
-        r = np.full(T, rng.uniform(9, 13))
-    else:
-        cy = np.full(T, rng.uniform(40, 56))
-        lo, hi = rng.uniform(4, 7), rng.uniform(18, 24)
-        r = lo + (hi - lo) * (s if word == "grow" else 1 - s)
-    yy, xx = np.mgrid[0:96, 0:96]
-    frames = []
-    for t in range(T):
-        d = np.hypot(yy - cy[t], xx - cx)
-        disc = np.clip(r[t] + 1.5 - d, 0, 1.5) / 1.5
-        img = 70 + 140 * disc + rng.normal(0, 8, (96, 96))
-        frames.append(np.clip(img, 0, 255).astype(np.uint8))
-    return np.stack(frames)
-
-
-def write_toy_dataset(root: Path, words=WORDS, per_split=(("train", 16), ("val", 6)), seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    for split, n in per_split:
-        for word in words:
-            for i in range(n):
-                clip = root / word / split / f"toy{i:02d}_{1000 * i}.mp4"
-                write_video(clip, toy_clip(word, rng), lossless=True)
-                clip.with_suffix(".json").write_text(json.dumps({
-                    "word": word, "video_id": f"toy{i:02d}", "start_ms": 1000 * i, "word_start_frame": 2,
-                    "word_end_frame": FRAMES - 3, "frames": FRAMES}))
-    return root
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory) -> Path:
-    root = write_toy_dataset(tmp_path_factory.mktemp("toy") / "dataset")
-    data.load_cache(root, "train", show=False)
-    data.load_cache(root, "val", show=False)
-    return root
+WORDS, FRAMES = TOY_WORDS, TOY_FRAMES
+pytestmark = pytest.mark.timeout(300)  # includes the module's trained toy model
 
 
 def toy_cfg(root: Path, out: Path, **training) -> Config:
@@ -194,77 +148,6 @@ def test_labels_come_from_the_given_vocabulary(toy):
     assert (cache.labels(["up", "down"]) == -1).sum() == 12
 
 
-# ---------------------------------------------------------------- the cache
-
-def test_cache_is_rebuilt_when_the_dataset_changes_and_travels_alone(toy, tmp_path):
-    root = tmp_path / "ds"
-    shutil.copytree(toy, root)
-    first = data.load_cache(root, "val", show=False)
-    assert (len(first), first.frames, first.clips.shape[1:]) == (24, FRAMES, (FRAMES, 96, 96))
-    write_video(root / "up" / "val" / "extra_5.mp4", toy_clip("up", np.random.default_rng(9)), lossless=True)
-    (root / "up" / "val" / "bad_6.mp4").write_bytes(b"not a video")
-    second = data.load_cache(root, "val", show=False)
-    assert len(second) == 25 and "up/val/extra_5.mp4" in second.paths
-    assert [s["path"] for s in second.skipped] == ["up/val/bad_6.mp4"]
-    alone = tmp_path / "gpu-box"
-    shutil.copytree(root / ".cache", alone / ".cache")
-    third = data.load_cache(alone, "val", show=False)
-    assert third.paths == second.paths and np.array_equal(third.clips, second.clips)
-
-
-def test_a_cache_is_not_used_once_its_dataset_has_no_clips_of_the_split(tmp_path):
-    """`build-dataset --output predict` once replaced a dataset's training clips and manifest,
-    and `train` went on with the old .cache/train.npy: a cache stands alone only without a dataset."""
-    root = tmp_path / "ds"
-    (root / ".cache").mkdir(parents=True)
-    np.save(root / ".cache" / "train.npy", np.zeros((2, FRAMES, 96, 96), np.uint8))
-    (root / ".cache" / "train.json").write_text(json.dumps({
-        "version": data.CACHE_VERSION, "split": "train", "fingerprint": "old", "frames": FRAMES,
-        "words": ["down", "up"], "paths": ["down/train/v1_0.mp4", "up/train/v1_900.mp4"]}))
-    alone = tmp_path / "alone"
-    shutil.copytree(root / ".cache", alone / ".cache")
-    assert data.load_cache(alone, "train", show=False).words == ["down", "up"]
-    (root / "manifest.jsonl").write_text(json.dumps({"path": "up/predict/v1_900.mp4", "word": "up",
-                                                     "split": "predict"}) + "\n")
-    assert len(data.load_cache(root, "train", show=False)) == 0
-    res = CliRunner().invoke(cli, ["train", "--dataset", str(root), "--model", str(tmp_path / "m.pt"),
-                                   "--device", "cpu", "--new"])
-    assert (res.exit_code, res.output) == (1, f"Error: {root}: no training clips in <word>/train/; build a "
-                                              "dataset with `lipreader build-dataset` or point --dataset at one\n")
-    (root / "manifest.jsonl").unlink()  # clip folders without a manifest are a dataset too
-    (root / "up" / "predict").mkdir(parents=True)
-    (root / "up" / "predict" / "v1_900.mp4").write_bytes(b"clip")
-    assert len(data.load_cache(root, "train", show=False)) == 0
-
-
-def test_a_cut_short_cache_whose_metadata_still_matches_is_rebuilt(toy, tmp_path):
-    root = tmp_path / "ds"
-    shutil.copytree(toy, root)
-    whole = data.load_cache(root, "val", show=False)
-    expected = np.array(whole.clips)
-    array = root / ".cache" / "val.npy"
-    array.write_bytes(array.read_bytes()[: array.stat().st_size // 2])  # a full disk, a broken copy
-    again = data.load_cache(root, "val", show=False)
-    assert again.paths == whole.paths and np.array_equal(again.clips, expected)
-    alone = tmp_path / "gpu-box"
-    shutil.copytree(root / ".cache", alone / ".cache")
-    (alone / ".cache" / "val.npy").write_bytes(array.read_bytes()[:1000])
-    with pytest.raises(InputError) as e:
-        data.load_cache(alone, "val", show=False)
-    assert str(e.value) == (f"{alone / '.cache' / 'val.npy'}: cut short or damaged, and no clips "
-                            "beside it to rebuild it from: copy the cache again")
-
-
-def test_manifest_is_read_when_present(toy, tmp_path):
-    root = tmp_path / "ds"
-    shutil.copytree(toy, root)
-    lines = [{"path": "up/val/toy00_0.mp4", "word": "up", "split": "val"},
-             {"path": "grow/val/toy01_1000.mp4", "word": "grow", "split": "val"},
-             {"path": "grow/train/toy01_1000.mp4", "word": "grow", "split": "train"}]
-    (root / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    assert [c.rel for c in data.find_clips(root, "val")] == ["grow/val/toy01_1000.mp4", "up/val/toy00_0.mp4"]
-
-
 # ---------------------------------------------------------------- bad input: one clear line each
 
 def cache_only(toy: Path, root: Path, rename) -> Path:
@@ -355,6 +238,7 @@ def test_dry_run_on_a_dataset_and_a_checkpoint(toy, trained, in_tmp):
     assert "small + BiLSTM(64), 4 words" in res.output and "trained 14 epochs" in res.output
 
 
+@pytest.mark.timeout(300)  # includes the module's trained toy model
 def test_cli_trains_without_mediapipe_cv2_or_yt_dlp(toy, tmp_path):
     code = f"""
 import sys

@@ -1,0 +1,216 @@
+"""Stage 3, plan: the dataset's plan (vocabulary, the settings that decided it, each video's split),
+then for each video which clips it gives, or why not.
+
+The first `build-dataset` run decides the plan from the captions, before any video is tracked,
+and records it in the dataset folder (plan.json). Re-runs, resumed runs and shards building
+into the same folder reuse it, so a video that tracking skips later changes neither the
+vocabulary nor the class balance: killed-and-resumed equals uninterrupted. A video that
+appears later (a new fetch) joins with its split from the hash of its id; a changed deciding
+setting, or `--replan`, decides the plan again.
+
+Per video (`video_clips`), the plan is pure: words + track -> ClipRecords with the frames to cut,
+and the reason each other vocabulary word gives no clip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from builder import clips as clipmod
+from builder import dataset as ds
+from builder.layout import DatasetDir
+from builder.stages.state import VideoState
+from builder.stages.track import load_view
+from builder.stages.words import BEFORE_PLAN
+from lipreader import atomic
+from lipreader.constants import FPS
+from lipreader.errors import InputError
+from lipreader.manifest import ClipRecord
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    settings: dict[str, Any]     # the build settings that decide the dataset (deciding_settings)
+    vocabulary: list[str]
+    videos: dict[str, str]       # every video the vocabulary and balance count -> its split
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": VERSION, "settings": self.settings, "vocabulary": self.vocabulary,
+                "videos": dict(sorted(self.videos.items()))}
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What decides a dataset ([build] options; pipelines fill it from the config)."""
+
+    words: int = 500
+    vocab: str = ""                  # a word list file, or "" to choose from the captions
+    min_count: int = 1
+    min_length: int = 1
+    stopwords: bool = False
+    allow_estimated: bool = False
+    max_per_word: int = 0
+    splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    frames: int = 29
+    padding: int = 3
+    output: str = "train"            # "train", or the folder name all clips go to (`--output predict`)
+
+
+def deciding_settings(b: PlanSettings, vocab_file_words: list[str] | None) -> dict[str, Any]:
+    """The settings a plan is valid for: those that choose the words, clips and splits."""
+    return {"words": b.words, "vocab": vocab_file_words, "min_count": b.min_count,
+            "min_length": b.min_length, "stopwords": b.stopwords,
+            "allow_estimated": b.allow_estimated, "max_per_word": b.max_per_word,
+            "splits": list(b.splits), "frames": b.frames, "padding": b.padding, "output": b.output}
+
+
+def decide(settings: dict[str, Any], vocabulary: list[str], video_ids: Iterable[str],
+           split_of: Callable[[str], str]) -> Plan:
+    return Plan(dict(settings), sorted(vocabulary), {v: split_of(v) for v in sorted(video_ids)})
+
+
+def with_videos(plan: Plan, video_ids: Iterable[str], split_of: Callable[[str], str]
+                ) -> tuple[Plan, list[str]]:
+    """The plan with the videos it does not know yet added (split by `split_of`), and those ids."""
+    new = sorted(set(video_ids) - set(plan.videos))
+    if not new:
+        return plan, []
+    return Plan(plan.settings, plan.vocabulary, {**plan.videos, **{v: split_of(v) for v in new}}), new
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "vocab":
+        return "none" if value is None else f"a list of {len(value)} word{'s' * (len(value) != 1)}"
+    if isinstance(value, list):
+        return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _change(key: str, old: Any, new: Any) -> str:
+    if key == "vocab" and old is not None and new is not None:
+        return "the --vocab word list changed"
+    return f"{key} {_show(key, old)} -> {_show(key, new)}"
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'key old -> new' for each deciding setting that differs."""
+    return [_change(k, old.get(k), new[k]) for k in new if old.get(k) != new[k]]
+
+
+def load(path: Path) -> tuple[Plan | None, str]:
+    """The recorded plan, or None and why it cannot be used ("" when there is none)."""
+    path = Path(path)
+    if not path.is_file():
+        return None, ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != VERSION:
+            return None, f"{path.name} has version {data.get('version')!r}, not {VERSION}"
+        settings, vocab, videos = data["settings"], data["vocabulary"], data["videos"]
+        if not (isinstance(settings, dict) and isinstance(vocab, list) and isinstance(videos, dict)
+                and all(isinstance(w, str) for w in vocab)
+                and all(isinstance(s, str) for s in videos.values())):
+            raise TypeError("wrong types")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return None, f"{path.name} is unreadable ({type(e).__name__})"
+    return Plan(settings, vocab, videos), ""
+
+
+def save(path: Path, plan: Plan) -> None:
+    atomic.write_json(path, plan.as_json())
+
+
+def run(dataset: DatasetDir, states: list[VideoState], settings: PlanSettings,
+        replan: bool = False) -> tuple[Plan, str]:
+    """The dataset's plan: the recorded one when its settings are these (videos it does not
+    know yet join it), else decided from the captions of every video not skipped before
+    tracking. Returns the plan and a line that says what changed ("" when nothing did)."""
+    b = settings
+    fractions = ds.check_splits(b.splits)
+    vocab_file = ds.read_vocabulary(Path(b.vocab)) if b.vocab else None
+    deciding = deciding_settings(b, vocab_file)
+
+    def split_for(vid: str) -> str:
+        return ds.split_of(vid, fractions) if b.output == "train" else b.output
+
+    ids = [s.vd.id for s in states if not (s.skip and s.skip.get("stage") in BEFORE_PLAN)]
+    old, problem = load(dataset.plan)
+    why = "--replan" if replan else problem
+    if not why and old is not None and old.settings != deciding:
+        why = ", ".join(changes(old.settings, deciding)) + " since the plan was made"
+    if old is not None and not why:
+        plan, new = with_videos(old, ids, split_for)
+        shown = ", ".join(new[:5]) + (", ..." if len(new) > 5 else "")
+        note = (f"plan: {len(new)} new video{'s' if len(new) != 1 else ''} ({shown}) get their split "
+                f"by the hash of their id; the vocabulary stays (--replan decides it again)") if new else ""
+    else:
+        considered = set(ids)
+        vocabulary = vocab_file or ds.choose_vocabulary(
+            (s.words for s in states if s.vd.id in considered), b.words, b.min_count, b.min_length,
+            b.stopwords, b.allow_estimated)
+        if not vocabulary:
+            where = f" under {states[0].vd.root.parent}" if states else ""
+            raise InputError(f"no word occurs often enough in the captions{where} "
+                             f"(--min-count {b.min_count})")
+        plan = decide(deciding, vocabulary, ids, split_for)
+        note = f"plan: {why}: the vocabulary, balance and splits are decided again" if why else ""
+    if plan != old:
+        save(dataset.plan, plan)
+    return plan, note
+
+
+def kept_words(states: list[VideoState], plan: Plan, max_per_word: int) -> set[tuple[str, int]]:
+    """(video id, start ms) of the vocabulary words that --max-per-word keeps.
+
+    Class balance is decided from the captions of the plan's videos, skipped later or not, so
+    re-runs and shards agree without seeing each other."""
+    vocab = set(plan.vocabulary)
+    candidates = [(w.text, plan.videos[s.vd.id], s.vd.id, int(round(w.start * 1000)))
+                  for s in states if s.vd.id in plan.videos for w in s.words if w.text in vocab]
+    return ds.balance(candidates, max_per_word)
+
+
+@dataclass
+class VideoClips:
+    """One video's planned clips: (record, source frame of each clip frame), and the drops."""
+
+    mouth: Path
+    clips: list[tuple[ClipRecord, tuple[int, ...]]] = field(default_factory=list)
+    drops: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
+                limits: clipmod.Limits, dataset: DatasetDir) -> VideoClips:
+    """The clips a tracked video gives (in the plan's split for it), and why its other
+    vocabulary words give none."""
+    vd, out = state.vd, dataset.root
+    track = load_view(vd)
+    split = plan.videos[vd.id]
+    vocab = set(plan.vocabulary)
+    result = VideoClips(vd.mouth, seconds=track.frames / FPS)
+    result.drops.update(reason for _, reason in state.dropped)
+    for w in state.words:
+        if w.text not in vocab:
+            continue
+        if (vd.id, int(round(w.start * 1000))) not in kept:
+            result.drops["over --max-per-word"] += 1
+            continue
+        clip_plan = clipmod.plan_clip(w, track, limits)
+        if isinstance(clip_plan, str):
+            result.drops[clip_plan] += 1
+            continue
+        clip = dataset.clip(clip_plan.word, split, vd.id, clip_plan.start_ms)
+        if out.resolve() not in clip.resolve().parents:
+            raise InputError(f"refusing to write outside {out}: {clip}")
+        rec = ClipRecord(path=clip.relative_to(out).as_posix(), video_id=vd.id,
+                         source_url=state.source_url, split=split, **clip_plan.sidecar())
+        result.clips.append((rec, clip_plan.index))
+    return result

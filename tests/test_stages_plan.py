@@ -1,0 +1,54 @@
+"""The plan stage: the dataset's plan (plan.json) and each video's clips, from hand-made tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from builder.captions import Word
+from builder.clips import Limits
+from builder.layout import DatasetDir, VideoDir
+from builder.stages import plan
+from builder.stages.state import VideoState
+
+LIMITS = Limits(frames=29, padding=3, min_face_fraction=0.9, min_face_size=40.0, max_yaw=45.0,
+                allow_estimated=False)
+
+
+def states(root, n=3):
+    out = []
+    for i in range(n):
+        vd = VideoDir(root / f"v{i}")
+        vd.root.mkdir(parents=True)
+        out.append(VideoState(vd, [Word("hello", 2.0, 2.4, "json3-auto"), Word("world", 3.0, 3.3, "json3-auto"),
+                                   Word("hello", 5.0, 5.4, "json3-auto")]))
+    return out
+
+
+def test_the_plan_is_decided_once_then_reused_and_a_changed_setting_decides_again(tmp_path):
+    dataset = DatasetDir(tmp_path / "ds")
+    dataset.root.mkdir()
+    videos = states(tmp_path / "videos")
+    settings = plan.PlanSettings(words=1)
+    first, note = plan.run(dataset, videos, settings)
+    assert (first.vocabulary, note) == (["hello"], "")
+    assert set(first.videos) == {"v0", "v1", "v2"} and dataset.plan.is_file()
+    assert plan.run(dataset, videos, settings) == (first, "")
+    again, note = plan.run(dataset, videos, plan.PlanSettings(words=2))
+    assert again.vocabulary == ["hello", "world"]
+    assert note == "plan: words 1 -> 2 since the plan was made: the vocabulary, balance and splits are decided again"
+
+
+def test_video_clips_gives_records_in_the_plans_split_and_counts_drops(tmp_path):
+    dataset = DatasetDir(tmp_path / "ds")
+    vs = states(tmp_path / "videos", 1)
+    T = 200
+    segment = np.zeros(T, np.int32)
+    segment[120:] = -1  # no face from 4.8 s: the second "hello" has none
+    np.savez(vs[0].vd.track, segment=segment, face_width=np.full(T, 100.0), yaw=np.zeros(T))
+    decided = plan.Plan({}, ["hello"], {"v0": "val"})
+    kept = plan.kept_words(vs, decided, max_per_word=0)
+    got = plan.video_clips(vs[0], decided, kept, LIMITS, dataset)
+    [(rec, index)] = got.clips
+    assert (rec.path, rec.word, rec.split, rec.video_id, rec.start_ms) == ("hello/val/v0_2000.mp4", "hello", "val", "v0", 2000)
+    assert len(index) == 29 and got.seconds == T / 25
+    assert dict(got.drops) == {"no face during the word": 1}
