@@ -134,14 +134,19 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
 @click.option("--fps", type=float, default=FPS, show_default=True)
 @click.option("--height", type=int, default=480, show_default=True, help="Frame height (360-720).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--audio", type=click.Choice(["speech", "silent", "voiceover"]), default="speech",
+              show_default=True, help="Sound track: the face's voice, none, or another script's voice.")
+@click.option("--audio-offset-ms", type=float, default=0.0, show_default=True,
+              help="The sound (and captions) come this late; negative: early.")
 @click.pass_context
-def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, height, seed) -> None:
+def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, height, seed,
+          audio, audio_offset_ms) -> None:
     """Generate talking-head videos of real faces saying known words, with exact captions."""
     from pipelines import synth as synth_pipeline
 
     synth_pipeline.run(Path(out), words=words, videos=videos, speakers=speakers,
                        holdout_speakers=holdout_speakers, faces=Path(faces) if faces else None,
-                       fps=fps, height=height, seed=seed)
+                       fps=fps, height=height, seed=seed, audio=audio, audio_offset_ms=audio_offset_ms)
 
 
 @cli.command("build-dataset")

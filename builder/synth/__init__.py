@@ -14,6 +14,7 @@ Everything here is a pure function of (face, script, parameters), except the `wr
     speakers  transformed copies of the people; some held out of training
     script    words -> visemes -> per-frame mouth parameters and head motion; caption files
     render    the thin-plate-spline mouth renderer: (pose, speaker, parameters) -> frames
+    voice     the sound track: a voice whose loudness and formants follow the same mouth
     corpus    the seeded plan, one folder per video, playlist, contact sheet
 """
 
@@ -25,7 +26,6 @@ from builder.synth.corpus import (
     make_corpus,
     plan_corpus,
     playlist_html,
-    write_audio,
     write_video_dir,
 )
 from builder.synth.faces import Pose, builtin_poses, check_face_packages, folder_poses, load_poses
@@ -44,11 +44,12 @@ from builder.synth.script import (
     word_visemes,
 )
 from builder.synth.speakers import Speaker, make_speakers
+from builder.synth.voice import shifted, speech, write_wav
 
 __all__ = [
     "FILLERS", "VOCABULARY", "WORD_SECONDS", "Corpus", "CorpusDir", "MouthModel", "Pose", "Renderer", "Script",
     "Speaker", "VideoSpec", "Word", "builtin_poses", "caption_lines", "check_face_packages",
     "folder_poses", "index_html", "json3_text", "load_poses", "make_corpus", "make_script",
     "make_speakers", "plan_corpus", "playlist_html", "tps_warp", "vocabulary", "vtt_text",
-    "word_visemes", "write_audio", "write_video_dir",
+    "shifted", "speech", "word_visemes", "write_video_dir", "write_wav",
 ]

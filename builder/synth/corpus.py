@@ -4,12 +4,7 @@
 from __future__ import annotations
 
 import json
-import math
 import os
-import shutil
-import subprocess
-import tempfile
-import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,11 +25,13 @@ from builder.synth.script import (
     vtt_text,
 )
 from builder.synth.speakers import Speaker, make_speakers
+from builder.synth.voice import RATE, fitted, shifted, speech, write_wav
 from lipreader.atomic import atomic_dir, remove_stale_temps, write_json, write_text
 from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError
 
 MIN_HEIGHT, MAX_HEIGHT = 360, 720
+AUDIO_KINDS = ("speech", "silent", "voiceover")
 
 
 @dataclass(frozen=True)
@@ -87,35 +84,6 @@ def playlist_html(names: Sequence[str], size: tuple[int, int]) -> str:
             f'</title></head>\n<body>\n{body}\n</body></html>\n')
 
 
-def write_audio(path: Path, words: Sequence[Word], seconds: float, rate: int = 16000) -> Path:
-    """A mono 16-bit WAV: espeak-ng saying each word at its time when installed, else silence."""
-    samples = np.zeros(int(math.ceil(seconds * rate)), np.int16)
-    espeak = shutil.which("espeak-ng")
-    if espeak:
-        with tempfile.TemporaryDirectory() as tmp:
-            for w in words:
-                wav = Path(tmp) / "w.wav"
-                res = subprocess.run([espeak, "-w", str(wav), "-s", "190", w.word], capture_output=True)
-                if res.returncode != 0 or not wav.exists():
-                    continue
-                with wave.open(str(wav)) as f:
-                    if f.getsampwidth() != 2 or f.getnchannels() != 1:
-                        continue
-                    data = np.frombuffer(f.readframes(f.getnframes()), np.int16)
-                    src_rate = f.getframerate()
-                idx = np.arange(0, len(data), src_rate / rate).astype(int)
-                data = data[idx]
-                a = int(w.start * rate)
-                n = min(len(data), int((w.end - w.start + 0.1) * rate), len(samples) - a)
-                samples[a:a + n] = data[:max(n, 0)]
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(samples.tobytes())
-    return path
-
-
 @dataclass
 class VideoSpec:
     """Everything one worker needs to write one video folder (picklable)."""
@@ -128,6 +96,9 @@ class VideoSpec:
     seed: int
     crf: int
     crop_frames: list[int] = field(default_factory=list)
+    audio: str = "speech"           # one of AUDIO_KINDS
+    audio_offset_ms: float = 0.0    # the sound comes this late (negative: early)
+    voice: tuple[Script, int] | None = None   # voiceover: (script, seed) of the voice heard
 
     def truth(self) -> dict:
         s = self.speaker
@@ -135,13 +106,36 @@ class VideoSpec:
                 "fps": self.script.fps, "size": list(self.size),
                 "duration": round(self.script.frames / self.script.fps, 3),
                 "words": [asdict(w) for w in self.script.words],
-                "opening": [round(float(v), 3) for v in self.script.opening]}
+                "opening": [round(float(v), 3) for v in self.script.opening],
+                "audio": {"kind": self.audio, "offset_ms": self.audio_offset_ms}}
+
+    def heard(self) -> Script:
+        """The script whose words the sound track says (and the captions give)."""
+        return self.voice[0] if self.audio == "voiceover" and self.voice else self.script
+
+    def caption_words(self) -> list[Word]:
+        """Captions follow the sound: the voice's words, `audio_offset_ms` late."""
+        d = self.audio_offset_ms / 1000 if self.audio != "silent" else 0.0
+        return [Word(w.word, round(w.start + d, 3), round(w.end + d, 3), w.filler)
+                for w in self.heard().words]
+
+    def sound(self, rate: int = RATE) -> np.ndarray | None:
+        """(N,) float32 sound track, or None for a silent video."""
+        if self.audio == "silent":
+            return None
+        seed = self.voice[1] if self.audio == "voiceover" and self.voice else self.seed
+        n = int(round(self.script.frames / self.script.fps * rate))
+        return shifted(fitted(speech(self.heard(), seed, rate), n), self.audio_offset_ms, rate)
 
 
 def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speakers: int = 6,
                 holdout_speakers: int = 1, seconds: float = 14.0, fps: float = FPS,
-                height: int = 480, seed: int = 0) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
-    """Vocabulary, speakers and one spec per video, all decided by `seed`."""
+                height: int = 480, seed: int = 0, audio: str = "speech", audio_offset_ms: float = 0.0,
+                ) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
+    """Vocabulary, speakers and one spec per video, all decided by `seed`. Every video's sound
+    is `audio` (AUDIO_KINDS; a voice-over says another, unseen script) `audio_offset_ms` late."""
+    if audio not in AUDIO_KINDS:
+        raise InputError(f"--audio must be one of {', '.join(AUDIO_KINDS)}, got {audio!r}")
     if not MIN_HEIGHT <= height <= MAX_HEIGHT:
         raise InputError(f"--height must be between {MIN_HEIGHT} and {MAX_HEIGHT}, got {height}")
     if not 1 <= fps <= 60:
@@ -166,8 +160,14 @@ def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speake
         vrng = np.random.default_rng([seed, i])
         s = spk[order[i % len(spk)]]
         script = make_script(vocab, seconds * float(vrng.uniform(0.85, 1.15)), fps, vrng, s.amplitude)
-        specs.append(VideoSpec(f"v{i:03d}-{s.name}", s, poses[s.pose], script, size,
-                               seed=int(vrng.integers(2**31)), crf=int(vrng.integers(20, 30))))
+        spec = VideoSpec(f"v{i:03d}-{s.name}", s, poses[s.pose], script, size,
+                         seed=int(vrng.integers(2**31)), crf=int(vrng.integers(20, 30)),
+                         audio=audio, audio_offset_ms=float(audio_offset_ms))
+        if audio == "voiceover":
+            orng = np.random.default_rng([seed, i, 0x0DD])
+            spec.voice = (make_script(vocab, seconds * float(orng.uniform(0.85, 1.15)), fps, orng),
+                          int(orng.integers(2**31)))
+        specs.append(spec)
     return vocab, spk, specs
 
 
@@ -196,12 +196,14 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
             img = renderer.frame(spec.script.params[k], spec.script.motion[k], k)
             crops[k] = _crop(img, *renderer.mouth_point(spec.script.motion[k]))
         return crops
-    lines = caption_lines(spec.script.words, np.random.default_rng(spec.seed))
+    lines = caption_lines(spec.caption_words(), np.random.default_rng(spec.seed))
     with atomic_dir(folder.root) as root:
         tmp = VideoDir(root)
-        audio = write_audio(root / "audio.wav", spec.script.words, spec.script.frames / spec.script.fps)
+        sound = spec.sound()
+        audio = None if sound is None else write_wav(root / "audio.wav", sound)
         write_video(tmp.video, frames(), fps=spec.script.fps, crf=spec.crf, audio=audio)
-        audio.unlink()
+        if audio is not None:
+            audio.unlink()
         write_text(tmp.caption("en", "json3"), json3_text(lines))
         write_text(tmp.caption("en", "vtt"), vtt_text(lines))
         write_json(CorpusDir.truth(tmp), truth)
@@ -273,7 +275,8 @@ def _work(args: tuple[VideoSpec, Path]) -> tuple[str, dict[int, np.ndarray]]:
 def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 14.0,
                 speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = FPS,
                 seed: int = 0, faces: Path | None = None, workers: int = 0,
-                show_progress: bool = False) -> Corpus:
+                show_progress: bool = False, audio: str = "speech",
+                audio_offset_ms: float = 0.0) -> Corpus:
     """Generate a corpus under `out` (see pipelines.synth for the layout); `workers` 0 uses
     up to one process per core, 1 renders in this process."""
     import time
@@ -285,7 +288,7 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
     out = Path(out)
     poses = load_poses(faces)
     vocab, spk, specs = plan_corpus(poses, words, videos, speakers, holdout_speakers,
-                                    seconds, fps, height, seed)
+                                    seconds, fps, height, seed, audio, audio_offset_ms)
     sheet_plan = _contact_plan(specs, vocab)
     for utts in sheet_plan.values():
         for i, ks in utts:
