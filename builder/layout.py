@@ -53,6 +53,11 @@ class VideoDir:
         return self.root / "mouth.npy"
 
     @property
+    def sync(self) -> Path:
+        """Audio-visual sync of the track: the sound's envelope and offset (builder.sync)."""
+        return self.root / "sync.npz"
+
+    @property
     def skip(self) -> Path:
         """Written when a build stage rejects the video: {"stage", "reason", "detail"}."""
         return self.root / "skip.json"

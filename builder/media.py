@@ -147,6 +147,35 @@ def _decoder_failure(returncode: int, err: str) -> str:
     return err.splitlines()[-1] if err else f"the decoder exited with status {returncode}"
 
 
+def iter_audio(path: str | Path, rate: int = 16000, chunk: int = 16000) -> Iterator[np.ndarray]:
+    """Decode the first sound track of `path` as mono at `rate` Hz, `chunk` samples at a time
+    ((chunk,) int16; the last one shorter). Only one chunk is in memory at a time. Check
+    `probe(path).has_audio` first: for a file without sound, or a decoder that fails, this
+    raises InputError."""
+    path = Path(path)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+           "-vn", "-sn", "-map", "0:a:0?", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=chunk * 4)
+    finished = False
+    try:
+        while True:
+            buf = proc.stdout.read(chunk * 2)
+            if buf:
+                yield np.frombuffer(buf[:len(buf) // 2 * 2], "<i2")
+            if len(buf) < chunk * 2:
+                finished = True
+                break
+    finally:
+        if not finished and proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        proc.stderr.close()
+        proc.wait()
+    if finished and proc.returncode != 0:  # not when the consumer stopped early
+        raise InputError(f"{path}: ffmpeg could not decode its sound: {_decoder_failure(proc.returncode, err)}")
+
+
 def read_video(path: str | Path, gray: bool = True, fps: float | None = None) -> np.ndarray:
     """A short video as one array: (T, H, W) when `gray`, else (T, H, W, 3). For clips, not films."""
     frames = list(iter_frames(path, fps=fps, gray=gray))

@@ -6,6 +6,7 @@ locks, the progress bars and the worker pools, and prints the summary. Each stag
   1. words   captions -> <video>/words.json              (every video: the vocabulary is global)
      then the vocabulary, balance and splits -> dataset/plan.json (decided once, before tracking)
   2. track   video -> <video>/track.npz + mouth.npy      (worker processes; this shard's videos)
+     sync    sound + mouth opening -> <video>/sync.npz (the sound's offset; builder.sync)
   3. plan    words + track -> which clips, or why not     (pure, in the main process)
   4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
   5. report  manifest.jsonl, stats.json, contact_sheet.png, a summary table
@@ -28,6 +29,7 @@ from builder.stages import clips as clipstage
 from builder.stages import pack as packstage
 from builder.stages import plan as planstage
 from builder.stages import report as reportstage
+from builder.stages import sync as syncstage
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
 from builder.stages.state import VideoState
@@ -58,6 +60,23 @@ def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
             if skip is not None:
                 todo[i].skip = skip
             bar.update(postfix=todo[i].vd.id)
+
+
+def _sync(states: list[VideoState], workers: int) -> None:
+    """sync.npz (the sound's offset and envelope) for the tracked videos that lack it."""
+    todo = [s.vd for s in states if not s.skip and trackstage.tracked(s.vd, remove=False)
+            and syncstage.load(s.vd) is None]
+    if not todo:
+        return
+    with Progress(len(todo), "sync", "videos") as bar:
+        if workers <= 1 or len(todo) <= 1:
+            for vd in todo:
+                syncstage.offset_of(vd)
+                bar.update(postfix=vd.id)
+            return
+        with process_pool(min(workers, len(todo))) as pool:
+            for vd, _ in zip(todo, pool.map(syncstage.offset_of, todo), strict=True):
+                bar.update(postfix=vd.id)
 
 
 def _write_clips(jobs: list[clipstage.Job], workers: int) -> None:
@@ -135,6 +154,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 2. tracking, for this shard's videos
     _track(mine, cfg, workers)
+    _sync(mine, workers)
     release_videos()
 
     # 3. plan each video's clips
