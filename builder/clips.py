@@ -56,6 +56,9 @@ class Limits:
     min_face_size: float
     max_yaw: float
     allow_estimated: bool
+    min_sync: float = -1.0           # mouth-sound correlation a clip needs (builder.sync; -1: any)
+    max_sync_drift: int = 3          # frames a clip's own best lag may differ from the video's offset
+    keep_sync_unknown: bool = True   # keep clips of videos without sound
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,9 @@ class Build:
     min_face_size: float = 40.0
     max_yaw: float = 45.0
     allow_estimated: bool = False
+    min_sync: float = 0.5
+    max_sync_drift: int = 3
+    keep_sync_unknown: bool = True
     mesh_every: int = 1
     workers: int = 0
 
@@ -244,6 +247,8 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("build", "min_face_fraction"): _between(0, 1),
     ("build", "min_face_size"): _at_least(0),
     ("build", "max_yaw"): _between(0, 90),
+    ("build", "min_sync"): _between(-1, 1),
+    ("build", "max_sync_drift"): _between(0, 15),
     ("build", "mesh_every"): _at_least(1),
     ("build", "workers"): _at_least(0),
     ("training", "printfrequency"): _at_least(0),

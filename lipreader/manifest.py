@@ -38,6 +38,9 @@ class ClipRecord:
     padded: int | None = None       # clip frames filled from a neighbour
     face_width: float | None = None
     max_yaw: float | None = None
+    sync: str | None = None         # "measured", or "unknown" (the video has no sound)
+    av_offset: int | None = None    # the video's sound offset, frames (late: positive), taken off the word times
+    sync_score: float | None = None # mouth-sound correlation around the word at that offset
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

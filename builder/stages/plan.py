@@ -17,15 +17,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from builder import clips as clipmod
 from builder import dataset as ds
+from builder import sync as syncmod
 from builder.layout import DatasetDir
+from builder.stages import sync as syncstage
 from builder.stages.state import VideoState
-from builder.stages.track import load_view
+from builder.stages.track import load_opening, load_view
 from builder.stages.words import BEFORE_PLAN
 from lipreader import atomic
 from lipreader.constants import FPS
@@ -33,6 +35,7 @@ from lipreader.errors import InputError
 from lipreader.manifest import ClipRecord
 
 VERSION = 1
+SYNC_UNKNOWN = "sync unknown (no sound)"
 
 
 @dataclass(frozen=True)
@@ -197,20 +200,40 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     vocab = set(plan.vocabulary)
     result = VideoClips(vd.mouth, seconds=track.frames / FPS)
     result.drops.update(reason for _, reason in state.dropped)
+    synced = syncstage.load(vd, track.frames)
+    known = synced is not None and synced.known
+    offset = synced.offset if known else 0
+    opening = load_opening(vd) if known else None
     for w in state.words:
         if w.text not in vocab:
             continue
         if (vd.id, int(round(w.start * 1000))) not in kept:
             result.drops["over --max-per-word"] += 1
             continue
+        if not known and not limits.keep_sync_unknown:
+            result.drops[SYNC_UNKNOWN] += 1
+            continue
+        # Captions are timed on the sound: the mouth says the word `offset` frames earlier.
+        w = replace(w, start=w.start - offset / FPS, end=w.end - offset / FPS)
         clip_plan = clipmod.plan_clip(w, track, limits)
         if isinstance(clip_plan, str):
             result.drops[clip_plan] += 1
             continue
+        sync_fields: dict[str, Any] = {"sync": "unknown"}
+        if known:
+            centre = (clip_plan.first + clip_plan.word_start_frame + clip_plan.first
+                      + clip_plan.word_end_frame + 1) / 2
+            judged = syncmod.clip_judgement(opening, synced.energy, centre, offset)
+            why = syncmod.verdict(judged, offset, limits.min_sync, limits.max_sync_drift)
+            if why is not None:
+                result.drops[why] += 1
+                continue
+            sync_fields = {"sync": "measured", "av_offset": offset,
+                           "sync_score": None if judged is None else round(judged.score, 3)}
         clip = dataset.clip(clip_plan.word, split, vd.id, clip_plan.start_ms)
         if out.resolve() not in clip.resolve().parents:
             raise InputError(f"refusing to write outside {out}: {clip}")
         rec = ClipRecord(path=clip.relative_to(out).as_posix(), video_id=vd.id,
-                         source_url=state.source_url, split=split, **clip_plan.sidecar())
+                         source_url=state.source_url, split=split, **clip_plan.sidecar(), **sync_fields)
         result.clips.append((rec, clip_plan.index))
     return result

@@ -114,10 +114,12 @@ class VideoSpec:
         return self.voice[0] if self.audio == "voiceover" and self.voice else self.script
 
     def caption_words(self) -> list[Word]:
-        """Captions follow the sound: the voice's words, `audio_offset_ms` late."""
+        """Captions follow the sound: the voice's words, `audio_offset_ms` late (those it
+        pushes out of the video are not heard)."""
         d = self.audio_offset_ms / 1000 if self.audio != "silent" else 0.0
+        seconds = self.script.frames / self.script.fps
         return [Word(w.word, round(w.start + d, 3), round(w.end + d, 3), w.filler)
-                for w in self.heard().words]
+                for w in self.heard().words if 0 <= w.start + d and w.end + d <= seconds]
 
     def sound(self, rate: int = RATE) -> np.ndarray | None:
         """(N,) float32 sound track, or None for a silent video."""
