@@ -141,6 +141,7 @@ def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: i
         "clips_per_split": dict(sorted(per_split.items())),
         "clips_per_word": {w: dict(sorted(s.items())) for w, s in sorted(per_word.items())},
         "dropped": dict(sorted(drops.items())),
+        "clips_per_sync": dict(sorted(Counter(r.sync for r in records if r.sync).items())),
         "videos": videos,
         "videos_skipped": dict(sorted(skipped.items())),
         "hours": round(seconds / 3600.0, 4),

@@ -143,3 +143,16 @@ def test_offset_taken_off_the_word_times(built):
         errors.append(abs(said["start"] - c["start"]))
         assert c["av_offset"] == pytest.approx(off, abs=1)
     assert max(errors) <= 0.041, errors
+
+
+def test_sync_is_measured_again_after_retracking(tmp_path):
+    from builder.layout import VideoDir
+    from builder.stages import sync as syncstage
+
+    vd = VideoDir(tmp_path)
+    np.savez(vd.track, opening=np.zeros(100, np.float32))
+    first = syncstage.run(vd)            # no sound to decode: known to be unknown
+    assert not first.known and syncstage.load(vd) is not None
+    later = vd.sync.stat().st_mtime_ns + 10**9
+    os.utime(vd.track, ns=(later, later))
+    assert syncstage.load(vd) is None
