@@ -36,7 +36,7 @@ MAX_LAG = 15                          # frames searched either way (SyncNet: +-1
 WINDOW = 100                          # frames per window for the video's offset (4 s)
 STEP = 50                             # frames between windows
 MIN_WINDOW_CONFIDENCE = 0.3           # a window decides the offset above this
-CLIP_CONTEXT = 75                     # frames around a word's centre its sync is judged on (3 s)
+CLIP_CONTEXT = 101                    # frames around a word's centre its sync is judged on (4 s)
 SILENT_DB = 1e-6                      # energy floor (mean square of samples in [-1, 1])
 
 SYNC_UNKNOWN = "unknown"              # no sound: the clip's sync cannot be measured

@@ -72,7 +72,7 @@ class Build:
     min_face_size: float = 40.0
     max_yaw: float = 45.0
     allow_estimated: bool = False
-    min_sync: float = 0.5
+    min_sync: float = 0.55
     max_sync_drift: int = 3
     keep_sync_unknown: bool = True
     mesh_every: int = 1
