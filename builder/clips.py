@@ -58,6 +58,7 @@ class Limits:
     allow_estimated: bool
     min_sync: float = -1.0           # mouth-sound correlation a clip needs (builder.sync; -1: any)
     max_sync_drift: int = 3          # frames a clip's own best lag may differ from the video's offset
+    min_sync_confidence: float = 2.0 # or how far its best lag must stand out (2: never enough)
     keep_sync_unknown: bool = True   # keep clips of videos without sound
 
 

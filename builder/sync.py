@@ -148,16 +148,18 @@ def clip_judgement(mouth: np.ndarray, energy: np.ndarray, centre: float, offset:
     return judge(lag_correlations(mouth, energy, first, context), offset)
 
 
-def verdict(j: Judgement | None, offset: int, min_sync: float, max_drift: int) -> str | None:
-    """None to keep a clip, else why it is dropped. Kept: the mouth follows the sound at the
-    video's offset (correlation >= `min_sync`) and best there (within `max_drift` frames).
+def verdict(j: Judgement | None, offset: int, min_sync: float, max_drift: int,
+            min_confidence: float = 2.0) -> str | None:
+    """None to keep a clip, else why it is dropped. Kept: the mouth follows the sound best near
+    the video's offset (within `max_drift` frames), with a correlation there of at least
+    `min_sync` or a best lag that stands out by at least `min_confidence` (SyncNet's sense).
     OUT_OF_SYNC: it follows the sound as well, but best at a lag more than `max_drift` frames
     away. NOT_SPEAKING: it does not follow the sound. A clip that could not be measured, or
     any clip when `min_sync` is -1, is kept."""
     if j is None or min_sync <= -1:
         return None
     near = abs(j.lag - offset) <= max_drift
-    if j.score >= min_sync and near:
+    if near and (j.score >= min_sync or j.confidence >= min_confidence):
         return None
     return OUT_OF_SYNC if j.peak >= min_sync and not near else NOT_SPEAKING
 

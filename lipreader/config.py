@@ -74,6 +74,7 @@ class Build:
     allow_estimated: bool = False
     min_sync: float = 0.55
     max_sync_drift: int = 3
+    min_sync_confidence: float = 0.5
     keep_sync_unknown: bool = True
     mesh_every: int = 1
     workers: int = 0
@@ -249,6 +250,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("build", "max_yaw"): _between(0, 90),
     ("build", "min_sync"): _between(-1, 1),
     ("build", "max_sync_drift"): _between(0, 15),
+    ("build", "min_sync_confidence"): _between(0, 2),
     ("build", "mesh_every"): _at_least(1),
     ("build", "workers"): _at_least(0),
     ("training", "printfrequency"): _at_least(0),

@@ -17,6 +17,7 @@ def limits(cfg: Config, frames: int | None = None) -> Limits:
     return Limits(frames=frames or b.frames, padding=b.padding, min_face_fraction=b.min_face_fraction,
                   min_face_size=b.min_face_size, max_yaw=b.max_yaw, allow_estimated=b.allow_estimated,
                   min_sync=b.min_sync, max_sync_drift=b.max_sync_drift,
+                  min_sync_confidence=b.min_sync_confidence,
                   keep_sync_unknown=b.keep_sync_unknown)
 
 

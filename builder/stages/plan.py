@@ -224,7 +224,8 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
             centre = (clip_plan.first + clip_plan.word_start_frame + clip_plan.first
                       + clip_plan.word_end_frame + 1) / 2
             judged = syncmod.clip_judgement(opening, synced.energy, centre, offset)
-            why = syncmod.verdict(judged, offset, limits.min_sync, limits.max_sync_drift)
+            why = syncmod.verdict(judged, offset, limits.min_sync, limits.max_sync_drift,
+                                  limits.min_sync_confidence)
             if why is not None:
                 result.drops[why] += 1
                 continue
