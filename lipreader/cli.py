@@ -187,6 +187,10 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
 @click.option("--backend", type=click.Choice(["lstm", "tc"]),
               help="Back end: the BiLSTM, or temporal convolutions (faster to learn on small data).")
+@click.option("--init-from", type=click.Path(dir_okay=False),
+              help="A new model starts from this checkpoint (its words may differ) [training] init_from.")
+@click.option("--freeze-frontend", type=int,
+              help="Keep the front end and ResNet still for the model's first N epochs.")
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to train.")
 @click.option("--workers", type=int, help="Data-loading worker processes.")
 @click.option("--dataset", type=click.Path(file_okay=False), help="Dataset folder [training] folder.")
@@ -194,15 +198,17 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--dry-run", is_flag=True, help="Print the architecture and parameter count, train nothing.")
 @_wait_option
 @click.pass_context
-def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
-          model, dry_run, wait) -> None:
+def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, init_from, freeze_frontend, device,
+          workers, dataset, model, dry_run, wait) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
     from pipelines import train as train_pipeline
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
-                                arch=arch, backend=backend, workers=workers, folder=dataset)
+                                arch=arch, backend=backend, workers=workers, folder=dataset,
+                                init_from=init_from, freeze_frontend=freeze_frontend)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model, wait=wait)
-    given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
+    given = frozenset(k for k, v in (("arch", arch), ("backend", backend), ("init_from", init_from))
+                      if v is not None)
     train_pipeline.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 

@@ -95,6 +95,8 @@ class Training:
     time_mask: int = 6
     workers: int = 0
     compile: bool = False
+    init_from: str = ""
+    freeze_frontend: int = 0
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
                                                    "was cut from larger mouth regions)"),
     ("training", "time_mask"): _at_least(0),
     ("training", "workers"): _at_least(0),
+    ("training", "freeze_frontend"): _at_least(0),
     ("prediction", "top_k"): _at_least(1),
     ("prediction", "stride"): _at_least(1),
     ("prediction", "format"): _one_of(FORMATS),

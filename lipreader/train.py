@@ -10,6 +10,7 @@ a resume and 1 more (the same losses on CPU).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -42,6 +43,7 @@ from lipreader.model import (
     sequence_loss,
 )
 from lipreader.say import quiet, say
+from lipreader.transfer import check_compatible, transfer, trunk_parameters
 
 LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
 
@@ -207,10 +209,17 @@ def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[s
     """--arch / --backend on the command line must describe the model being continued."""
     dims = dims_of(ck, model_path)
     for key in ("arch", "backend"):
+        if key == "backend" and _staged(dims, t, given):
+            continue
         if key in given and getattr(dims, key) != getattr(t, key):
             raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
                               f"{BACKEND_NAMES[dims.backend]} model; add --new to start a new model "
                               "(or --model to name another file)")
+
+
+def _staged(dims: ModelDims, t: Training, given: frozenset[str]) -> bool:
+    """--backend lstm on a temporal-convolution model: the paper's second stage."""
+    return "backend" in given and dims.backend == "tc" and t.backend == "lstm"
 
 
 def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()) -> TrainResult:
@@ -224,6 +233,10 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
         _check_continued(ck, model_path, t, given)
         dims, vocab = dims_of(ck, model_path), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
+        if _staged(dims, t, given):
+            dims = dataclasses.replace(dims, backend="lstm")
+            origin = f"staged training: {model_path}'s front end and ResNet (trained {ck['epoch']} epochs) " \
+                     "under a new BiLSTM"
     if dims is None:
         if vocab:
             num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"
@@ -283,15 +296,16 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     if dry_run:
         return _dry_run(cfg, new, device, given)
 
-    # -- the model file: continue it, or start a new one
+    # -- the model file: continue it, or start a new one (from --init-from, or staged: a new back end)
     ck = _continued(model_path, new, force, t, given)
+    ck, init = _init_source(ck, model_path, t, given)
 
     # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
     root = Path(t.folder)
     train_cache, vocab = _training_data(root, ck, model_path, dist_info)
 
     # -- the model, the optimizer, the schedule position
-    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info)
+    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info, init, given)
 
     # -- the batches: training clips, and the validation split with --validate
     size = data.crop_size(m.dims.input_size, m.dims.downsample)
@@ -354,6 +368,25 @@ def _continued(model_path: Path, new: bool, force: bool, t: Training, given: fro
     return ck
 
 
+def _init_source(ck: dict | None, model_path: Path, t: Training,
+                 given: frozenset[str]) -> tuple[dict | None, tuple[dict, Path] | None]:
+    """(the checkpoint to continue, the checkpoint a new model starts from): --init-from FILE, or
+    the model being continued when --backend names another back end (staged training)."""
+    if ck is not None and _staged(dims_of(ck, model_path), t, given):
+        say(f"staged training: {model_path}'s front end and ResNet start a new {BACKEND_NAMES[t.backend]} "
+            f"back end (its TC back end is replaced; the schedule starts again)")
+        return None, (ck, model_path)
+    if not t.init_from:
+        return ck, None
+    if ck is not None:
+        if "init_from" in given:
+            raise ConfigError(f"--init-from {t.init_from}: {model_path} already exists and would be continued; "
+                              "add --new --force to replace it, or --model to name a new file")
+        return ck, None
+    source = Path(t.init_from)
+    return None, (load_checkpoint(source), source)
+
+
 def _training_data(root: Path, ck: dict | None, model_path: Path,
                    dist_info: Dist) -> tuple[data.ClipCache, list[str]]:
     """The training split's cache and its vocabulary, which a continued model must share."""
@@ -380,9 +413,25 @@ def _training_data(root: Path, ck: dict | None, model_path: Path,
     return train_cache, vocab
 
 
+def _new_dims(t: Training, vocab: list[str], frames: int, init: tuple[dict, Path] | None,
+              given: frozenset[str]) -> ModelDims:
+    """A new model's dimensions; one started from another takes its arch, input size and (unless
+    --backend names one) its back end."""
+    if init is None:
+        return ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend)
+    src = dims_of(*init)
+    arch = t.arch if "arch" in given else src.arch
+    backend = t.backend if "backend" in given else src.backend
+    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend)
+    check_compatible(src, dims, init[1])
+    return dims
+
+
 def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str], frames: int,
-                 device, dist_info: Dist) -> _Model:
-    """The model on `device` (continued or new, seeded), its optimizer, the schedule position."""
+                 device, dist_info: Dist, init: tuple[dict, Path] | None = None,
+                 given: frozenset[str] = frozenset()) -> _Model:
+    """The model on `device` (continued, or new: seeded, or started from `init`), its optimizer,
+    the schedule position."""
     import torch
 
     t = cfg.training
@@ -392,9 +441,11 @@ def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str
             say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
                 f"backend {t.backend} apply to --new)")
     else:
-        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend)
+        dims = _new_dims(t, vocab, frames, init, given)
         torch.manual_seed(cfg.general.seed)
         model = build_model(dims)
+        if init is not None:
+            say(transfer(model, vocab, init[0], init[1]).note(dims))
     raw = model.to(device)
     use_cuda = device.type == "cuda"
     if use_cuda:
@@ -442,6 +493,10 @@ def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, de
     use_cuda = device.type == "cuda"
     steps_per_epoch = len(loader)
     m.net.train()
+    frozen = trunk_parameters(m.raw) if epoch < t.freeze_frontend else []
+    if frozen:
+        m.raw.frontend.eval()  # batch-norm statistics stay too
+        m.raw.resnet.eval()
     loader.set_epoch(epoch)
     t0 = time.perf_counter()
     loss_sum = n = top1 = top5 = 0.0
@@ -456,6 +511,9 @@ def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, de
         loss = sequence_loss(logits, y, t.label_smoothing)
         m.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if frozen:
+            for p in frozen:
+                p.grad = None  # the optimizer leaves a parameter without a gradient as it is
         m.optimizer.step()
         m.step += 1
         with torch.no_grad():
