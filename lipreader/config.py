@@ -96,6 +96,7 @@ class Training:
     workers: int = 0
     compile: bool = False
     init_from: str = ""
+    boundaries: bool = False
     freeze_frontend: int = 0
 
 

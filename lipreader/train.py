@@ -100,14 +100,14 @@ def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = 
     loss_sum = n = top1 = top5 = 0.0
     preds, labels = [], []
     with torch.no_grad():
-        for x, y in data.iterate(loader):
+        for x, y, b in data.iterate(loader):
             keep = y >= 0
             if not keep.any():
                 continue
-            x, y = x[keep], y[keep].to(device)
+            x, y, b = x[keep], y[keep].to(device), b[keep].to(device)
             inp = data.to_input(x, downsample, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(inp)                       # (B, T, V)
+                logits = model(inp, b)                    # (B, T, V)
             loss_sum += float(sequence_loss(logits, y)) * len(y)
             clip = logits.float().mean(dim=1)             # (B, V)
             h1, h5 = _topk_hits(clip, y, 5)
@@ -242,7 +242,7 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
             num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"
         else:
             num, where = cfg.build.words, f"no training clips in {t.folder}: assuming [build] words = {cfg.build.words}"
-        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend)
+        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend, t.boundaries)
         origin = f"new model -> {model_path} ({where})"
     model = build_model(dims)
     text = "\n".join([describe(model), origin, f"device: {device}", "dry run: nothing trained"])
@@ -418,11 +418,11 @@ def _new_dims(t: Training, vocab: list[str], frames: int, init: tuple[dict, Path
     """A new model's dimensions; one started from another takes its arch, input size and (unless
     --backend names one) its back end."""
     if init is None:
-        return ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend)
+        return ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend, t.boundaries)
     src = dims_of(*init)
     arch = t.arch if "arch" in given else src.arch
     backend = t.backend if "backend" in given else src.backend
-    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend)
+    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend, t.boundaries)
     check_compatible(src, dims, init[1])
     return dims
 
@@ -440,6 +440,9 @@ def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str
         if (dims.arch, dims.backend) != (t.arch, t.backend):
             say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
                 f"backend {t.backend} apply to --new)")
+        if dims.boundaries != t.boundaries:
+            say(f"note: continuing a model {'with' if dims.boundaries else 'without'} word boundaries "
+                "([training] boundaries applies to --new)")
     else:
         dims = _new_dims(t, vocab, frames, init, given)
         torch.manual_seed(cfg.general.seed)
@@ -500,14 +503,15 @@ def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, de
     loader.set_epoch(epoch)
     t0 = time.perf_counter()
     loss_sum = n = top1 = top5 = 0.0
-    for b, (x, y) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
+    for b, (x, y, inword) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
         lr = lr_at(m.step, steps_per_epoch, t)
         for g in m.optimizer.param_groups:
             g["lr"] = lr
         inp = data.to_input(x, m.dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
         y = y.to(device, non_blocking=use_cuda)
+        inword = inword.to(device, non_blocking=use_cuda)                         # (B, T)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
-            logits = m.net(inp)                                                   # (B, T, V)
+            logits = m.net(inp, inword)                                           # (B, T, V)
         loss = sequence_loss(logits, y, t.label_smoothing)
         m.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -78,10 +78,14 @@ def _track_error(source: str, reason: str, detail: str, frames: int) -> InputErr
     return InputError(f"{source}: cannot read the video: {reason}" + (f" ({detail})" if detail else ""))
 
 
-def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.ClipPlan]) -> np.ndarray:
+def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.ClipPlan],
+                 spans: bool = False) -> np.ndarray:
+    """Probabilities per window; `spans`: the plans' word frames feed a model's in-word channel
+    (caption words), else it is all ones (sliding windows)."""
     from lipreader.predict import softmax, window_logits
 
-    return softmax(window_logits(reader, mouth, [p.index for p in plans]))
+    inword = [(p.word_start_frame, p.word_end_frame) for p in plans] if spans else None
+    return softmax(window_logits(reader, mouth, [p.index for p in plans], spans=inword))
 
 
 def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions: str = "auto"
@@ -113,7 +117,7 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
         mode = "captions"
         plans = caption_windows(words, track, limits)
         good = [p for p in plans if not isinstance(p, str)]
-        probs = _predictions(reader, mouth, good)
+        probs = _predictions(reader, mouth, good, spans=True)
         preds = iter(top_k(probs, reader.vocab, k))
         items = []
         for w, p in zip(words, plans, strict=True):
@@ -167,6 +171,14 @@ def _sidecar(clip: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return rec if isinstance(rec, dict) else {}
+
+
+def _sidecar_span(sidecar: dict, frames: int) -> tuple[int, int] | None:
+    """The word's first and last frame in a clip from its sidecar, or None (the whole clip)."""
+    a, b = sidecar.get("word_start_frame"), sidecar.get("word_end_frame")
+    if isinstance(a, int) and isinstance(b, int) and 0 <= a <= b < frames:
+        return a, b
+    return None
 
 
 def clip_order(clip: Path, sidecar: dict) -> tuple:
@@ -226,7 +238,8 @@ def read_folder(cfg: Config, reader: Reader, folder: Path, batch: int = 32) -> R
             preds = {}
             if good:
                 t1 = time.perf_counter()
-                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good])))
+                spans = [_sidecar_span(sidecars[c], reader.frames) for c in good]
+                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good]), spans=spans))
                 model_s += time.perf_counter() - t1
                 preds = dict(zip(good, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True))
             for c in part:

@@ -118,7 +118,7 @@ def test_augmentation_in_training_only(toy):
     clips = np.asarray(cache.clips)
     centre = clips[:, :, 4:92, 4:92]
     val = data.ClipLoader(cache, labels, 8, 88, train=False)
-    x, y = next(iter(val))
+    x, y, _ = next(iter(val))
     assert np.array_equal(x, centre[:8]) and np.array_equal(y, labels[:8])
     train = data.ClipLoader(cache, labels, 8, 88, train=True, time_mask=3, seed=0)
     idx = train.batches()[0]
