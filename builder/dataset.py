@@ -46,6 +46,19 @@ def split_of(video_id: str, fractions: tuple[float, float, float]) -> str:
     return "test"
 
 
+def split_key(video_id: str, info: dict | None, by: str) -> str:
+    """What `split_of` hashes: the video id, or its channel's or uploader's id from info.json
+    (all of one channel land in one split); a video whose info.json lacks it stays on its own id."""
+    if by == "video" or not info:
+        return video_id
+    fields = {"channel": ("channel_id", "channel"), "uploader": ("uploader_id", "uploader")}[by]
+    for f in fields:
+        value = info.get(f)
+        if isinstance(value, str) and value:
+            return f"{by}:{value}"
+    return video_id
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'K/N' -> (K, N) with 1 <= K <= N."""
     if not text:

@@ -153,6 +153,8 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
 @click.option("--min-count", type=int, help="Least occurrences for a word to be kept.")
 @click.option("--max-per-word", type=int, help="At most this many clips per word and split.")
 @click.option("--splits", help="train,val,test fractions, e.g. 0.8,0.1,0.1.")
+@click.option("--split-by", type=click.Choice(["video", "channel", "uploader"]),
+              help="Keep each video, channel or uploader in one split [build] split_by.")
 @click.option("--frames", type=int, help="Clip length in frames at 25 fps.")
 @click.option("--workers", type=int, help="Worker processes (0: one per core).")
 @click.option("--shard", help="K/N: build only this deterministic share of the videos.")
@@ -164,14 +166,14 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
               help="Decide the vocabulary, balance and splits again instead of reusing plan.json.")
 @_wait_option
 @click.pass_context
-def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
+def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, split_by, frames,
                   workers, shard, output, allow_estimated, replan, wait) -> None:
     """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
     from pipelines import build as build_pipeline
 
     cfg = _config(ctx).override("build", words=words, vocab=vocab, min_count=min_count,
                                 max_per_word=max_per_word, splits=splits, frames=frames,
-                                workers=workers, allow_estimated=allow_estimated)
+                                workers=workers, allow_estimated=allow_estimated, split_by=split_by)
     cfg = cfg.override("general", videos=videos, wait=wait)
     cfg = cfg.override("prediction", dataset=out) if output == "predict" else cfg.override("general", dataset=out)
     build_pipeline.run(cfg, output=output, shard=shard, replan=replan)

@@ -26,6 +26,7 @@ BACKENDS = ("lstm", "tc")
 DEVICES = ("auto", "cuda", "cpu")
 OPTIMIZERS = ("adamw", "sgd")
 FORMATS = ("table", "json", "srt", "vtt", "csv")
+SPLIT_BY = ("video", "channel", "uploader")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Build:
     allow_estimated: bool = False
     mesh_every: int = 1
     workers: int = 0
+    split_by: str = "video"
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("build", "max_yaw"): _between(0, 90),
     ("build", "mesh_every"): _at_least(1),
     ("build", "workers"): _at_least(0),
+    ("build", "split_by"): _one_of(SPLIT_BY),
     ("training", "printfrequency"): _at_least(0),
     ("training", "epochs"): _at_least(0),
     ("training", "batch_size"): _at_least(1),

@@ -344,6 +344,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
 
     # -- the end: metrics, PNGs, the summary table
     table = summary_table(run_history) if run_history else "no epochs run (--epochs 0)"
+    table += f"\nsplits: {split_by(root)}"
     if dist_info.main and run_history:
         write_json(files["metrics"], m.history)
         confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
@@ -352,6 +353,20 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     distributed.finish(dist_info)
     return TrainResult(model_path, epoch=m.start_epoch + len(run_history), history=run_history, best_top1=m.best,
                        dims=m.dims, vocab=vocab, summary=table)
+
+
+def split_by(root: Path) -> str:
+    """How the dataset's splits were made, from its plan.json (build-dataset --split-by)."""
+    import json
+
+    try:
+        plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+        by = plan["settings"].get("split_by", "video")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "unknown (no readable plan.json in the dataset)"
+    return {"video": "by video (a speaker may be in several splits)",
+            "channel": "by channel (no channel in two splits)",
+            "uploader": "by uploader (no uploader in two splits)"}.get(by, f"by {by}")
 
 
 def _continued(model_path: Path, new: bool, force: bool, t: Training, given: frozenset[str]) -> dict | None:

@@ -60,7 +60,8 @@ def test_small_model_learns_motion_words(trained):
         assert (out / name).stat().st_size > 0, name
     lines = (out / "accuracy.txt").read_text().splitlines()
     assert len(lines) == 14 and "\tval\t" in lines[-1] and "epoch 14" in lines[-1]
-    assert "val_top1" in result.summary and len(result.summary.splitlines()) == 15
+    assert "val_top1" in result.summary and len(result.summary.splitlines()) == 16
+    assert result.summary.splitlines()[-1] == "splits: unknown (no readable plan.json in the dataset)"
 
 
 def test_load_model_gives_the_sorted_vocabulary(trained, toy):

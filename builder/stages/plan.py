@@ -24,7 +24,7 @@ from typing import Any
 from builder import clips as clipmod
 from builder import dataset as ds
 from builder.layout import DatasetDir
-from builder.stages.state import VideoState
+from builder.stages.state import VideoState, read_record
 from builder.stages.track import load_view
 from builder.stages.words import BEFORE_PLAN
 from lipreader import atomic
@@ -61,6 +61,7 @@ class PlanSettings:
     frames: int = 29
     padding: int = 3
     output: str = "train"            # "train", or the folder name all clips go to (`--output predict`)
+    split_by: str = "video"          # video, channel or uploader: what one split holds whole
 
 
 def deciding_settings(b: PlanSettings, vocab_file_words: list[str] | None) -> dict[str, Any]:
@@ -68,7 +69,8 @@ def deciding_settings(b: PlanSettings, vocab_file_words: list[str] | None) -> di
     return {"words": b.words, "vocab": vocab_file_words, "min_count": b.min_count,
             "min_length": b.min_length, "stopwords": b.stopwords,
             "allow_estimated": b.allow_estimated, "max_per_word": b.max_per_word,
-            "splits": list(b.splits), "frames": b.frames, "padding": b.padding, "output": b.output}
+            "splits": list(b.splits), "frames": b.frames, "padding": b.padding, "output": b.output,
+            **({"split_by": b.split_by} if b.split_by != "video" else {})}  # older plans stay valid
 
 
 def decide(settings: dict[str, Any], vocabulary: list[str], video_ids: Iterable[str],
@@ -137,8 +139,11 @@ def run(dataset: DatasetDir, states: list[VideoState], settings: PlanSettings,
     vocab_file = ds.read_vocabulary(Path(b.vocab)) if b.vocab else None
     deciding = deciding_settings(b, vocab_file)
 
+    infos = {s.vd.id: read_record(s.vd.info) for s in states} if b.split_by != "video" else {}
+
     def split_for(vid: str) -> str:
-        return ds.split_of(vid, fractions) if b.output == "train" else b.output
+        return ds.split_of(ds.split_key(vid, infos.get(vid), b.split_by), fractions) \
+            if b.output == "train" else b.output
 
     ids = [s.vd.id for s in states if not (s.skip and s.skip.get("stage") in BEFORE_PLAN)]
     old, problem = load(dataset.plan)
