@@ -504,11 +504,13 @@ def _validation_data(cfg: Config, root: Path, train_cache: data.ClipCache, vocab
 
 
 def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, device,
-                 dist_info: Dist) -> dict:
-    """One pass over the training batches; advances `m.step`. -> the epoch's metrics."""
+                 dist_info: Dist, amp: bool | None = None) -> dict:
+    """One pass over the training batches; advances `m.step`. -> the epoch's metrics.
+    `amp`: bf16 autocast (default: on CUDA only)."""
     import torch
 
     use_cuda = device.type == "cuda"
+    amp = use_cuda if amp is None else amp
     steps_per_epoch = len(loader)
     m.net.train()
     frozen = trunk_parameters(m.raw) if epoch < t.freeze_frontend else []
@@ -525,7 +527,7 @@ def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, de
         inp = data.to_input(x, m.dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
         y = y.to(device, non_blocking=use_cuda)
         inword = inword.to(device, non_blocking=use_cuda)                         # (B, T)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = m.net(inp, inword)                                           # (B, T, V)
         loss = sequence_loss(logits, y, t.label_smoothing)
         m.optimizer.zero_grad(set_to_none=True)
