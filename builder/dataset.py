@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.captions import ESTIMATED, Word, unsafe_label_reason
+from builder.captions import ESTIMATED, Word
+from builder.labels import unsafe_label_reason
 from lipreader.errors import ConfigError, InputError
 from lipreader.manifest import ClipRecord
 
@@ -93,7 +94,7 @@ def choose_vocabulary(words_per_video: Iterable[list[Word]], size: int, min_coun
 
 def read_vocabulary(path: Path) -> list[str]:
     """A word list file: one word a line, # comments; every word must be a safe folder name."""
-    from builder.captions import normalize_label
+    from builder.labels import normalize_label
 
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
