@@ -1,4 +1,4 @@
-"""Stage 6, report: dataset/manifest.jsonl, stats.json and contact_sheet.png from the clip records."""
+"""Stage 5, report: dataset/manifest.jsonl, stats.json and contact_sheet.png from the clip records."""
 
 from __future__ import annotations
 
