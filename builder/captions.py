@@ -235,7 +235,7 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         if not labels:
             continue
         if p.exact and len(labels) == 1:
-            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in _finish
+            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in finish_words
             words.append(Word(labels[0], p.start, end, p.exact))
             continue
         end = p.end if p.end > p.start else p.start + MIN_WORD_S * len(labels)
@@ -249,10 +249,10 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         raise SkipVideo("captions have no usable words",
                         f"{len(dropped)} tokens dropped"
                         + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
-    return CaptionWords(_finish(words), dropped, fmt)
+    return CaptionWords(finish_words(words), dropped, fmt)
 
 
-def _finish(words: list[Word]) -> list[Word]:
+def finish_words(words: list[Word]) -> list[Word]:
     """Sort, drop repeats (same label, same start), end exact words at the next word's start,
     and round to milliseconds with start < end."""
     words.sort(key=lambda w: w.start)   # stable: words at one time keep the file order

@@ -28,6 +28,7 @@ import click
 import numpy as np
 
 from builder import clips as clipmod
+from builder.align import align
 from builder.layout import DatasetDir, VideoDir
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
@@ -38,7 +39,7 @@ from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Reader
 from lipreader.progress import Progress
 from pipelines import settings
-from pipelines.report import ReadItem, ReadReport, align, render
+from pipelines.report import ReadItem, ReadReport, render
 from pipelines.windows import NO_SPEECH, caption_windows, merge_runs, seconds, sliding_windows
 
 UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
