@@ -209,16 +209,17 @@ def align_manual(manual: CaptionWords, auto: CaptionWords) -> CaptionWords:
         j += op in "=S"
     dropped = list(manual.dropped)
     keep = _keep(matched)
-    timed: list[tuple[int, float, float, str]] = []   # manual index, start, end, source
+    timed: list[tuple[int, float, float, str, str]] = []   # manual index, start, end, source, end_by
     for i, w in enumerate(m_words):
         if not keep[i]:
             dropped.append((w.text, UNMATCHED))
         elif partner[i] is not None:
             a = a_words[partner[i]]
-            timed.append((i, a.start, a.end, MATCHED if matched[i] else CORRECTED))
-    words = [Word(m_words[i].text, s, e, src) for i, s, e, src in timed]
+            timed.append((i, a.start, a.end, MATCHED if matched[i] else CORRECTED, a.end_by))
+    words = [Word(m_words[i].text, s, e, src, end_by) for i, s, e, src, end_by in timed]
     words += _interpolate(m_words, keep, partner, timed)
-    return CaptionWords(finish_words(words), dropped, f"{manual.format}+{auto.format}")
+    return CaptionWords(finish_words(words, estimate_ends=False), dropped,
+                        f"{manual.format}+{auto.format}")
 
 
 def _keep(matched: list[bool]) -> list[bool]:
@@ -236,7 +237,7 @@ def _keep(matched: list[bool]) -> list[bool]:
 
 
 def _interpolate(m_words: Sequence[Word], keep: list[bool], partner: list[int | None],
-                 timed: list[tuple[int, float, float, str]]) -> list[Word]:
+                 timed: list[tuple[int, float, float, str, str]]) -> list[Word]:
     """Kept manual words without a partner, timed between the timed words around them."""
     if not timed:
         return []
@@ -263,7 +264,7 @@ def _interpolate(m_words: Sequence[Word], keep: list[bool], partner: list[int | 
             t = before[1] + span * lengths[0] / sum(lengths)
             for r, length in zip(run, lengths[1:], strict=True):
                 dt = span * length / sum(lengths)
-                out.append(Word(m_words[r].text, t, t + min(dt, MAX_WORD_S), INTERPOLATED))
+                out.append(Word(m_words[r].text, t, t + min(dt, MAX_WORD_S), INTERPOLATED, INTERPOLATED))
                 t += dt
         else:   # at either end: the cue estimate, moved by the nearest timed word's offset
             ref = before if before is not None else after
@@ -272,7 +273,7 @@ def _interpolate(m_words: Sequence[Word], keep: list[bool], partner: list[int | 
             for r in run:
                 w = m_words[r]
                 out.append(Word(w.text, max(0.0, w.start + shift), max(0.0, w.end + shift) + 0.001,
-                                INTERPOLATED))
+                                INTERPOLATED, INTERPOLATED))
     return out
 
 

@@ -146,3 +146,16 @@ def test_unmatched_stretches_are_dropped_and_short_gaps_interpolated():
         ("market", 5.0, "aligned")]
     assert [d for d in got.dropped if d[1] == align.UNMATCHED] == [
         (w, align.UNMATCHED) for w in "ein ganz anderer satz auf deutsch hier".split()]
+
+
+def test_manual_words_keep_the_automatic_word_ends():
+    auto_text, manual_text, _ = made_tracks(400, seed=4)
+    auto = parse_captions(auto_text)
+    got = align.align_manual(parse_captions(manual_text), auto).words
+    ends = {(w.start, w.text): (w.end, w.end_by) for w in auto.words}
+    matched = [(w, nxt) for w, nxt in zip(got, got[1:], strict=False) if w.source == align.MATCHED]
+    assert len(matched) > 300
+    for w, nxt in matched:
+        end, end_by = ends[(w.start, w.text)]
+        assert (w.end, w.end_by) == (min(end, nxt.start), end_by), (w, nxt, end)
+    assert {w.end_by for w, _ in matched} == {"next-onset", "line-end", "prior"}
