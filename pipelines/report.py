@@ -50,6 +50,7 @@ class ReadReport:
     timings: dict[str, float] = field(default_factory=dict)
     video: Path | None = None
     text: str = ""
+    note: str = ""                      # why the mode is not the one the captions suggest
 
     @property
     def scored(self) -> list[ReadItem]:
@@ -68,6 +69,8 @@ class ReadReport:
                "accuracy": None if self.accuracy is None else round(self.accuracy, 4),
                "skipped": dict(self.skipped), "seconds": round(self.seconds, 3),
                "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+        if self.note:
+            out["note"] = self.note
         if self.alignment is not None:
             out["transcript"] = self.alignment.summary()
         return out
@@ -106,7 +109,7 @@ def format_table(r: ReadReport) -> str:
 
 
 def _summary_lines(r: ReadReport) -> list[str]:
-    lines = []
+    lines = [f"note: {r.note}"] if r.note else []
     s = r.scored
     what = {"captions": "in-vocabulary caption words", "folder": "clips of labelled words",
             "sliding": ""}[r.mode]
