@@ -157,12 +157,39 @@ def choose_captions(subtitles: dict[str, Any] | None, automatic: dict[str, Any] 
     return None, f"no {lang} captions" + (f" (offered: {', '.join(offered)})" if offered else "")
 
 
+_CC_TERMS = (("creative commons", "cc"), ("attribution", "by"), ("noncommercial", "nc"),
+             ("non commercial", "nc"), ("noderivatives", "nd"), ("noderivs", "nd"),
+             ("no derivatives", "nd"), ("sharealike", "sa"), ("share alike", "sa"))
+
+
+def _license_words(text: str) -> list[str]:
+    s = re.sub(r"[^a-z0-9]+", " ", text.lower())
+    for long, short in _CC_TERMS:
+        s = s.replace(long, short)
+    return s.split()
+
+
+def cc_family(text: str) -> str | None:
+    """The Creative Commons license a text names, without its version: "cc-by", "cc-by-sa",
+    "cc-by-nc", "cc-by-nd", "cc-by-nc-sa", "cc-by-nc-nd"; None when it names none."""
+    words = _license_words(text)
+    if "cc" not in words or "by" not in words:
+        return None
+    return "cc-by" + "".join(f"-{t}" for t in ("nc", "nd", "sa") if t in words)
+
+
 def license_matches(wanted: str, license_text: str | None) -> bool:
-    """'cc-by' matches "Creative Commons Attribution license (reuse allowed)" and "CC BY-SA 4.0"."""
-    def norm(s: str) -> str:
-        s = s.lower().replace("creative commons", "cc").replace("attribution", "by")
-        return "-" + re.sub(r"[^a-z0-9]+", "-", s).strip("-") + "-"
-    return bool(license_text) and norm(wanted) in norm(license_text)
+    """A Creative Commons `wanted` ("cc-by", "cc-by-sa", ...) matches exactly that license in
+    any version: "cc-by" matches "Creative Commons Attribution license (reuse allowed)" and
+    "CC BY 4.0", never CC BY-SA, BY-NC or BY-ND. Any other `wanted` is looked for as words
+    in the license text."""
+    if not license_text:
+        return False
+    family = cc_family(wanted)
+    if family is not None:
+        return cc_family(license_text) == family
+    want, have = " ".join(_license_words(wanted)), " ".join(_license_words(license_text))
+    return f" {want} " in f" {have} "
 
 
 def match_filter(opts: Settings, record: dict[str, str]) -> Callable[..., str | None]:

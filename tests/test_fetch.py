@@ -516,7 +516,15 @@ def test_choose_captions():
 def test_license_and_helpers():
     yt_cc = "Creative Commons Attribution license (reuse allowed)"
     assert download.license_matches("cc-by", yt_cc)
-    assert download.license_matches("CC BY", "CC BY-SA 4.0")
+    assert download.license_matches("CC BY", "CC BY 4.0")
+    for other in ("CC BY-SA 4.0", "CC BY-NC 4.0", "CC BY-ND 3.0",
+                  "Creative Commons Attribution-NonCommercial-ShareAlike 4.0 International"):
+        assert not download.license_matches("cc-by", other), other
+    assert download.license_matches("cc-by-sa", "CC BY-SA 4.0")
+    assert download.license_matches("cc-by-nc-sa", "Creative Commons Attribution-NonCommercial-"
+                                                   "ShareAlike 4.0 International")
+    assert download.license_matches("public domain", "Public Domain Mark 1.0")
+    assert not download.license_matches("cc-by", "Standard YouTube License")
     assert not download.license_matches("cc-by-sa", yt_cc)
     assert not download.license_matches("cc-by", None)
     assert download.format_spec(720).startswith("bv*[height<=?720][ext=mp4]+ba[ext=m4a]/")
