@@ -12,6 +12,7 @@ from builder import captions
 from builder.captions import (
     Word,
     normalize_label,
+    parse_captions,
     read_words,
     unsafe_label_reason,
     words_from_json,
@@ -26,9 +27,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "captions"
 # fixture -> (format, file span in seconds, expected [(word, start, end)], expected source)
 EXPECTED = {
     "auto.en.json3": ("json3", (0.0, 9.0), [
-        ("hello", 0.1, 0.5), ("everyone", 0.5, 1.083), ("it's", 1.1, 1.4), ("great", 1.4, 1.808),
-        ("we", 4.21, 4.443), ("sold", 4.46, 4.81), ("1,000", 4.81, 5.21), ("at&t", 5.21, 5.56),
-        ("shares", 5.71, 6.177), ("thanks", 7.02, 7.487)], "json3-auto"),
+        ("hello", 0.1, 0.5), ("everyone", 0.5, 1.1), ("it's", 1.1, 1.4), ("great", 1.4, 1.82),
+        ("we", 4.21, 4.45), ("sold", 4.46, 4.81), ("1000", 4.81, 5.17), ("at&t", 5.21, 5.57),
+        ("shares", 5.71, 6.19), ("thanks", 7.02, 7.5)], "json3-auto"),
     "manual.en.json3": ("json3", (0.0, 60.0), [
         ("don't", 1.0, 2.111), ("stop", 2.111, 3.0), ("well", 5.0, 6.2), ("i", 6.2, 6.5),
         ("can't", 6.5, 8.0)], "cue-estimate"),
@@ -103,6 +104,18 @@ def test_dropped_labels_have_reasons():
     assert ("[Music]", "non-speech") in rolling and (">>", "speaker mark") in rolling
 
 
+def test_all_caps_captions_keep_words_before_a_colon():
+    srt = ("1\n00:00:01,000 --> 00:00:03,000\nTHE ANSWER IS: YES\n\n"
+           "2\n00:00:03,000 --> 00:00:05,000\n- JOHN: WE KNOW\n\n"
+           "3\n00:00:05,000 --> 00:00:07,000\n>> MARY: NO\n\n"
+           "4\n00:00:07,000 --> 00:00:09,000\nANNA: Mixed case\n")
+    got = parse_captions(srt)
+    assert [w.text for w in got.words] == ["the", "answer", "is", "yes", "we", "know", "no",
+                                           "mixed", "case"]
+    assert got.dropped == [("- JOHN:", "speaker mark"), (">> MARY:", "speaker mark"),
+                           ("ANNA:", "speaker mark")]
+
+
 def test_hostile_labels_are_dropped_and_never_become_paths(tmp_path):
     cw = read_words(FIXTURES / "hostile.en.json3")
     reasons = dict(cw.dropped)
@@ -141,8 +154,9 @@ def test_safe_labels(label):
 
 
 @pytest.mark.parametrize("text,label", [
-    ("Hello,", "hello"), ("\u201cQuoted\u201d", "quoted"), ("'tis", "tis"), ("don\u2019t", "don't"),
-    ("It's.", "it's"), ("1,000", "1,000"), ("3.5", "3.5"), ("50%", "50%"), ("50%),", "50%"), ("(50%)", None),
+    ("Hello,", "hello"), ("\u201cQuoted\u201d", "quoted"), ("'tis", "'tis"), ("don\u2019t", "don't"),
+    ("It's.", "it's"), ("1,000", "1000"), ("1000", "1000"), ("$1,000,000", "$1000000"), ("3,14", "3,14"),
+    ("'cause", "'cause"), ("‘cause", "'cause"), ("'hello'", "hello"), ("'em,", "'em"), ("3.5", "3.5"), ("50%", "50%"), ("50%),", "50%"), ("(50%)", None),
     ("ＦＵＬＬ", "full"), ("ﬁne", "fine"), ("\u200bzero", "zero"), ("...so", "so"),
     ("[Music]", None), ("(laughs)", None), ("♪", None), (">>", None), ("--", None), ("", None),
     ("CON", None), ("a/b", None), (">>hi", "hi"),
