@@ -94,7 +94,8 @@ def _access_options(f):
               help="Text file of URLs, one per line; # starts a comment.")
 @click.option("--out", type=click.Path(file_okay=False), help="Videos folder [general] videos.")
 @click.option("--max-height", type=int, help="Largest video height to download.")
-@click.option("--lang", help="Caption language (manual preferred, else automatic).")
+@click.option("--lang", help="Caption language, one written with spaces between words (manual "
+                             "captions timed by the automatic ones, else automatic).")
 @click.option("--license", "license_",
               help="Keep only videos under this license: cc-by is exactly CC BY (any version); "
                    "cc-by-sa, cc-by-nc, ... only when named.")

@@ -331,3 +331,11 @@ def test_odd_auto_json3_events(tmp_path):
         ("one", 1.0, 1.5, "json3-auto"), ("late", 1.9, 2.5, "json3-auto"),   # usual duration
         ("same", 3.0, 3.4, "json3-auto"), ("time", 3.0, 3.4, "json3-auto"),
         ("ten", 3.4, 3.564, "cue-estimate"), ("thousand", 3.564, 4.0, "cue-estimate")]
+
+
+def test_languages_written_with_spaces_give_their_words():
+    vtt = ("WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nGrüße aus der Straße!\n\n"
+           "00:00:03.000 --> 00:00:05.000\nПривет, мир.\n\n"
+           "00:00:05.000 --> 00:00:07.000\nC'est l'été, ¿qué tal?\n")
+    assert [w.text for w in parse_captions(vtt).words] == [
+        "grüße", "aus", "der", "straße", "привет", "мир", "c'est", "l'été", "qué", "tal"]
