@@ -220,6 +220,8 @@ def _caption_words(info: dict[str, Any]) -> str:
         return f"captions {c['lang']} {c['format']} (automatic)"
     if info.get("captions_timing"):
         return f"captions {c['lang']} {c['format']} (manual, timed by the automatic ones)"
+    if "captions_timing_note" not in info:   # a local file's captions: their times tell
+        return f"captions {c['lang']} {c['format']} (manual)"
     why = info.get("captions_timing_note") or "no automatic captions for word times"
     return (f"captions {c['lang']} {c['format']} (manual; {why}: cue-estimated times, "
             "build-dataset uses them only with --allow-estimated)")
