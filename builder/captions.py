@@ -12,14 +12,20 @@ Reads every caption form yt-dlp brings from YouTube, detected from the content:
 
 Every word carries a `source` saying how its times were found:
 
-- "json3-auto", "srv3", "vtt-inline": the start is the word's own time from the file; the
-  end is the next word's start, or the cue end, whichever comes first, and at most
-  `MAX_WORD_S` after the start.
+- "json3-auto", "srv3", "vtt-inline": the start is the word's own time from the file. These
+  files time onsets only; the end comes from evidence, recorded in `end_by`:
+  "next-onset" (the next word's onset, in the same caption line or after the line's last
+  word, comes no later than the word usually lasts), "line-end" (a line's last word, when the
+  line ends before the next onset and no later than the word usually lasts) or "prior" (the
+  next onset comes later: a pause, a filler the captions leave out; the end is the onset plus
+  the word's usual duration). The usual duration (`DurationPrior`) is learnt from the video's own words that
+  the next onset in their line ends. A word never runs into the next one nor lasts more than
+  `MAX_WORD_S`. The end of the voiced stretch in the audio is not used here.
 - "cue-estimate": the file only times whole cues; each cue's duration is shared among its
   words in proportion to their length. The builder may trust these less or skip them.
 
-Labels are normalised and checked as folder names by builder.labels
-(`normalize_label`, `unsafe_label_reason`); what is dropped is listed with a reason.
+Labels are normalised (`normalize_label`) and checked as folder names
+(`unsafe_label_reason`); what is dropped is listed with a reason, never silently lost.
 """
 
 from __future__ import annotations
@@ -41,6 +47,12 @@ ESTIMATED = "cue-estimate"
 EXACT_SOURCES = ("json3-auto", "srv3", "vtt-inline")
 
 MAX_WORD_S = 1.0         # longest a word with only a start time is taken to last
+PAUSE_FACTOR = 1.0       # onset to next onset longer than this times the usual duration: a pause
+PRIOR_MIN_SAMPLES = 3    # a word's own usual duration needs this many well-timed occurrences
+DEFAULT_CHAR_S = 0.06    # seconds per character (plus two) when the video has no well-timed word
+NEXT_ONSET = "next-onset"
+PAUSE_PRIOR = "prior"
+LINE_END = "line-end"    # the last word of a caption line that ends before the next onset
 MIN_WORD_S = FRAME_SECONDS  # one frame: what each word of a cue with no duration gets
 TRANSITION_S = 0.05      # YouTube's rolling VTT shows the old line alone for 10 ms between cues
 _TS = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
@@ -59,6 +71,7 @@ class Word:
     start: float
     end: float
     source: str
+    end_by: str = ""   # how the end was found (exact sources): NEXT_ONSET, LINE_END or PAUSE_PRIOR
 
     @property
     def estimated(self) -> bool:
@@ -83,6 +96,7 @@ class _Piece:
     start: float
     end: float
     exact: str | None
+    last: bool = False   # the last word of its caption line: `end` is the line's, not the word's
 
 
 # ---------------------------------------------------------------- pieces -> words
@@ -95,8 +109,8 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         if not labels:
             continue
         if p.exact and len(labels) == 1:
-            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in _finish
-            words.append(Word(labels[0], p.start, end, p.exact))
+            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in finish_words
+            words.append(Word(labels[0], p.start, end, p.exact, LINE_END if p.last else NEXT_ONSET))
             continue
         end = p.end if p.end > p.start else p.start + MIN_WORD_S * len(labels)
         total = sum(len(lb) for lb in labels)
@@ -109,12 +123,50 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         raise SkipVideo("captions have no usable words",
                         f"{len(dropped)} tokens dropped"
                         + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
-    return CaptionWords(_finish(words), dropped, fmt)
+    return CaptionWords(finish_words(words), dropped, fmt)
 
 
-def _finish(words: list[Word]) -> list[Word]:
-    """Sort, drop repeats (same label, same start), end exact words at the next word's start,
-    and round to milliseconds with start < end."""
+@dataclass(frozen=True)
+class DurationPrior:
+    """How long a word usually lasts in one video, from its words that the next onset ends
+    without a pause: the word's own median with PRIOR_MIN_SAMPLES occurrences, else the
+    median seconds per (character + 2) times its length."""
+
+    own: dict[str, float]
+    per_char: float
+
+    @classmethod
+    def fit(cls, words: Iterable[Word]) -> DurationPrior:
+        by_word: dict[str, list[float]] = {}
+        for w in words:
+            if w.end_by == NEXT_ONSET and w.source != ESTIMATED and 0 < w.end - w.start <= MAX_WORD_S:
+                by_word.setdefault(w.text, []).append(w.end - w.start)
+        rates = [d / (len(t) + 2) for t, ds in by_word.items() for d in ds]
+        own = {t: _median(ds) for t, ds in by_word.items() if len(ds) >= PRIOR_MIN_SAMPLES}
+        return cls(own, _median(rates) if rates else DEFAULT_CHAR_S)
+
+    def __call__(self, text: str) -> float:
+        return min(MAX_WORD_S, self.own.get(text, self.per_char * (len(text) + 2)))
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
+def _evidence_end(w: Word, next_start: float, prior: DurationPrior) -> tuple[float, str]:
+    """(end, end_by) of a word timed by its onset only (see the module docstring)."""
+    usual = prior(w.text)
+    until = min(next_start, w.end)
+    if until - w.start <= PAUSE_FACTOR * usual:
+        return until, LINE_END if w.end_by == LINE_END and w.end < next_start else NEXT_ONSET
+    return w.start + usual, PAUSE_PRIOR
+
+
+def finish_words(words: list[Word], estimate_ends: bool = True) -> list[Word]:
+    """Sort, drop repeats (same label, same start), end onset-only words from evidence (unless
+    their ends are estimated already), never past the next word's start, and round to
+    milliseconds with start < end."""
     words.sort(key=lambda w: w.start)   # stable: words at one time keep the file order
     seen: set[tuple[str, int]] = set()
     unique = []
@@ -123,16 +175,19 @@ def _finish(words: list[Word]) -> list[Word]:
         if key not in seen:
             seen.add(key)
             unique.append(w)
+    prior = DurationPrior.fit(unique)
     out: list[Word] = []
     next_start = math.inf
     for i in range(len(unique) - 1, -1, -1):
         w = unique[i]
-        end = w.end
+        end, end_by = w.end, w.end_by
+        if estimate_ends and end_by in (NEXT_ONSET, LINE_END):
+            end, end_by = _evidence_end(w, next_start, prior)
         if w.source != ESTIMATED:
             end = min(end, next_start, w.start + MAX_WORD_S)
         start = round(w.start, 3)
         end = max(round(end, 3), start + 0.001)
-        out.append(Word(w.text, start, round(end, 3), w.source))
+        out.append(Word(w.text, start, round(end, 3), w.source, end_by))
         if i and unique[i - 1].start < w.start:
             next_start = w.start
     out.reverse()
@@ -176,7 +231,8 @@ def _event_pieces(events: list[dict[str, Any]], auto: bool, source: str) -> list
         starts = [start + _number(s, "tOffsetMs", where, 0) / 1000 for s in segs]
         for j, seg in enumerate(segs):
             stop = starts[j + 1] if j + 1 < len(segs) else end
-            pieces.append(_Piece(str(seg.get("utf8", "")), starts[j], min(stop, end), source))
+            pieces.append(_Piece(str(seg.get("utf8", "")), starts[j], min(stop, end), source,
+                                 j + 1 == len(segs)))
     return pieces
 
 
@@ -306,10 +362,10 @@ def _rolling_pieces(cues: list[_Cue]) -> list[_Piece]:
                 texts = [_TAG.sub("", t) for t in parts[0::2]]
                 for j, (t, txt) in enumerate(zip(times, texts, strict=True)):
                     stop = times[j + 1] if j + 1 < len(times) else cue.end
-                    pieces.append(_Piece(txt, t, max(stop, t), "vtt-inline"))
+                    pieces.append(_Piece(txt, t, max(stop, t), "vtt-inline", j + 1 == len(times)))
                 last_line = plain
             elif not transition and k == len(lines) - 1 and plain != last_line:
-                pieces.append(_Piece(plain, cue.start, cue.end, "vtt-inline"))
+                pieces.append(_Piece(plain, cue.start, cue.end, "vtt-inline", True))
                 last_line = plain
     return pieces
 
@@ -396,8 +452,9 @@ def read_words(path: Path) -> CaptionWords:
 
 
 def words_to_json(words: Iterable[Word]) -> list[dict]:
-    """Words -> the words.json list [{"word", "start", "end", "source"}]."""
-    return [{"word": w.text, "start": w.start, "end": w.end, "source": w.source} for w in words]
+    """Words -> the words.json list [{"word", "start", "end", "source", "end_by"}]."""
+    return [{"word": w.text, "start": w.start, "end": w.end, "source": w.source, "end_by": w.end_by}
+            for w in words]
 
 
 def words_from_json(items: list[dict]) -> list[Word]:
@@ -408,7 +465,8 @@ def words_from_json(items: list[dict]) -> list[Word]:
     words = []
     for i, item in enumerate(items):
         try:
-            word = Word(item["word"], float(item["start"]), float(item["end"]), item["source"])
+            word = Word(item["word"], float(item["start"]), float(item["end"]), item["source"],
+                        str(item.get("end_by", "")))
         except (TypeError, KeyError, ValueError) as e:
             raise SkipVideo("words.json unreadable", f"item {i}: {e!r}") from e
         reason = unsafe_label_reason(word.text)

@@ -130,8 +130,10 @@ def balance(candidates: list[tuple[str, str, str, int]], max_per_word: int) -> s
 
 
 def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: int,
-          seconds: float, vocabulary: list[str]) -> dict:
-    """stats.json: clips per word and split, drops per reason, skipped videos per reason."""
+          seconds: float, vocabulary: list[str], caption_drops: Counter | None = None) -> dict:
+    """stats.json: clips per word and split, vocabulary words that gave no clip per reason
+    (`dropped`), caption tokens that never became words per reason (`caption_tokens_dropped`:
+    non-speech, speaker marks, unsafe labels, unmatched stretches), skipped videos per reason."""
     per_word: dict[str, dict[str, int]] = {w: {} for w in vocabulary}
     for r in records:
         per_word.setdefault(r.word, {})
@@ -142,6 +144,7 @@ def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: i
         "clips_per_split": dict(sorted(per_split.items())),
         "clips_per_word": {w: dict(sorted(s.items())) for w, s in sorted(per_word.items())},
         "dropped": dict(sorted(drops.items())),
+        "caption_tokens_dropped": dict(sorted((caption_drops or Counter()).items())),
         "videos": videos,
         "videos_skipped": dict(sorted(skipped.items())),
         "hours": round(seconds / 3600.0, 4),
@@ -157,7 +160,10 @@ def summary_table(st: dict) -> str:
         lines.append(f"{word:<{width}} " + " ".join(f"{per.get(s, 0):>7}" for s in splits))
     lines.append(f"{'total':<{width}} " + " ".join(f"{st['clips_per_split'].get(s, 0):>7}" for s in splits))
     if st["dropped"]:
-        lines.append("dropped words: " + ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+        lines.append("dropped clips: " + ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+    if st.get("caption_tokens_dropped"):
+        lines.append("dropped caption tokens: " + ", ".join(
+            f"{k} {v}" for k, v in st["caption_tokens_dropped"].items()))
     if st["videos_skipped"]:
         lines.append("skipped videos: " + ", ".join(f"{k} {v}" for k, v in st["videos_skipped"].items()))
     return "\n".join(lines)

@@ -36,6 +36,11 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": 
                               "\ufeff": None})
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|[\u2669-\u266f]+")   # [Music] (laughs) ♪
 _SPEAKER = re.compile(r"^\s*(?:>>+\s*)?-?\s*[A-Z][A-Z0-9 .'\-]{0,40}:(?=\s|$)")
+_MARKED = re.compile(r"^\s*(?:>>|-)")      # in an all-caps line only a marked NAME: is a speaker
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
+# Words whose leading apostrophe is part of them (an elision), not an opening quote.
+_ELISIONS = frozenset(["cause", "cos", "coz", "em", "til", "bout", "round", "tis", "twas", "kay",
+                       "nuff", "sup", "ello", "allo"])
 _TOKEN_SPLIT = re.compile(r"\s+|\u2014|\u2013|--+")
 
 _ALNUM = re.compile(r"[^\W_]")
@@ -67,7 +72,9 @@ def _label(token: str) -> tuple[str | None, str | None]:
         start += 1
     while stop > start and _is_edge(t[stop - 1]) and not _is_percent(t, stop - 1):
         stop -= 1
-    t = t[start:stop]
+    if start and t[start - 1] == "'" and t[start:stop] in _ELISIONS:
+        start -= 1
+    t = _THOUSANDS.sub("", t[start:stop])
     if not _ALNUM.search(t):
         return None, "no letters or digits"
     reason = unsafe_label_reason(t)
@@ -78,7 +85,9 @@ def normalize_label(text: str) -> str | None:
     """The word label for one caption token, or None if it is not a usable word.
 
     NFKC, lower case, apostrophe look-alikes -> "'", edge punctuation and quotes
-    stripped (inner apostrophes kept: don't), numbers kept as written; non-speech
+    stripped (inner apostrophes kept: don't; a leading one kept in elisions: 'cause, 'em,
+    'til), numbers as digits without thousands separators (1,000 and 1000 are "1000";
+    decimals and numbers written as words stay as written); non-speech
     ([Music], (laughs), ♪), speaker marks (>>) and unsafe folder names give None.
     """
     return _label(text)[0]
@@ -138,7 +147,7 @@ def labels_of(text: str, dropped: list[tuple[str, str]]) -> list[str]:
     labels = []
     for line in text.split("\n"):
         m = _SPEAKER.match(line)
-        if m:
+        if m and (any(c.islower() for c in line) or _MARKED.match(line)):
             dropped.append((m.group(0).strip(), "speaker mark"))
             line = line[m.end():]
         for token in _TOKEN_SPLIT.split(line):

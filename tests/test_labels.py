@@ -24,8 +24,9 @@ def test_safe_labels(label):
 
 
 @pytest.mark.parametrize("text,label", [
-    ("Hello,", "hello"), ("\u201cQuoted\u201d", "quoted"), ("'tis", "tis"), ("don\u2019t", "don't"),
-    ("It's.", "it's"), ("1,000", "1,000"), ("3.5", "3.5"), ("50%", "50%"), ("50%),", "50%"), ("(50%)", None),
+    ("Hello,", "hello"), ("\u201cQuoted\u201d", "quoted"), ("'tis", "'tis"), ("don\u2019t", "don't"),
+    ("It's.", "it's"), ("1,000", "1000"), ("1000", "1000"), ("$1,000,000", "$1000000"), ("3,14", "3,14"),
+    ("'cause", "'cause"), ("‘cause", "'cause"), ("'hello'", "hello"), ("'em,", "'em"), ("3.5", "3.5"), ("50%", "50%"), ("50%),", "50%"), ("(50%)", None),
     ("ＦＵＬＬ", "full"), ("ﬁne", "fine"), ("\u200bzero", "zero"), ("...so", "so"),
     ("[Music]", None), ("(laughs)", None), ("♪", None), (">>", None), ("--", None), ("", None),
     ("CON", None), ("a/b", None), (">>hi", "hi"),
