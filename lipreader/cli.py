@@ -94,8 +94,11 @@ def _access_options(f):
               help="Text file of URLs, one per line; # starts a comment.")
 @click.option("--out", type=click.Path(file_okay=False), help="Videos folder [general] videos.")
 @click.option("--max-height", type=int, help="Largest video height to download.")
-@click.option("--lang", help="Caption language (manual preferred, else automatic).")
-@click.option("--license", "license_", help="Keep only videos whose license contains this, e.g. cc-by.")
+@click.option("--lang", help="Caption language, one written with spaces between words (manual "
+                             "captions timed by the automatic ones, else automatic).")
+@click.option("--license", "license_",
+              help="Keep only videos under this license: cc-by is exactly CC BY (any version); "
+                   "cc-by-sa, cc-by-nc, ... only when named.")
 @click.option("--max-videos", type=int, help="At most this many videos per URL.")
 @click.option("--max-duration", type=float, help="Skip videos longer than this many seconds.")
 @click.option("--socket-timeout", type=float, help="Seconds before a silent connection fails.")

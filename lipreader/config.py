@@ -225,10 +225,24 @@ def _fractions() -> tuple[Any, str]:
         "must be three fractions (train, val, test), none negative and not all 0"
 
 
+# Languages written without spaces between words: a caption line would be one "word".
+UNSPACED_LANGUAGES = ("zh", "ja", "th", "lo", "km", "my", "bo", "dz", "yue", "wuu")
+
+
+def _spaced_language() -> tuple[Any, str]:
+    def ok(v: str) -> bool:
+        return bool(re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]+)*", v)) and \
+            v.split("-")[0].lower() not in UNSPACED_LANGUAGES
+    return ok, ("must be a language code (en, de, pt-BR) of a language written with spaces "
+                "between words: labels are the words between spaces, so Chinese, Japanese, Thai, "
+                "Lao, Khmer, Burmese and Tibetan captions cannot be used")
+
+
 # (section, key) -> (test, what the value must be). Keys not listed take any value of their type.
 RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("general", "device"): _one_of(DEVICES),
     ("general", "seed"): _between(0, 2**32 - 1),
+    ("fetch", "lang"): _spaced_language(),
     ("fetch", "max_height"): _at_least(1),
     ("fetch", "max_videos"): _at_least(0),
     ("fetch", "max_duration"): _at_least(0),

@@ -6,8 +6,9 @@ the same code as `build-dataset`: words.json from its captions, track.npz + mout
 builder.tracking, windows from builder.clips.plan_clip (pipelines/windows.py). Then:
   captions   one window per caption word; predicted versus caption word, word accuracy and a
              transcript alignment (substitutions, deletions, insertions)
-  sliding    no captions (or --captions none): a window every `stride` frames, skipping those
-             where the mouth stays closed; neighbours that agree are merged into one word
+  sliding    no captions, captions that time only whole cues, or --captions none: a window
+             every `stride` frames, skipping those where the mouth stays closed; neighbours
+             that agree are merged into one word
 A folder of clips (dataset/<word>/predict/ or any folder of 96x96 mp4 clips) gives one
 prediction per clip, in time order where sidecars or names give it, with accuracy where the
 folder (or the sidecar) names the true word. The report and its formats are pipelines/report.py;
@@ -28,6 +29,7 @@ import click
 import numpy as np
 
 from builder import clips as clipmod
+from builder.align import align
 from builder.layout import DatasetDir, VideoDir
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
@@ -38,7 +40,7 @@ from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Reader
 from lipreader.progress import Progress
 from pipelines import settings
-from pipelines.report import ReadItem, ReadReport, align, render
+from pipelines.report import ReadItem, ReadReport, render
 from pipelines.windows import NO_SPEECH, caption_windows, merge_runs, seconds, sliding_windows
 
 UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
@@ -88,6 +90,10 @@ def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.Clip
     return softmax(window_logits(reader, mouth, [p.index for p in plans], spans=inword))
 
 
+CUE_TIMES_ONLY = ("the captions time whole cues, not words (manual captions without automatic "
+                  "ones): sliding windows instead, the transcript still compared")
+
+
 def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions: str = "auto"
                ) -> ReadReport:
     """Read one fetched video: caption-guided when it has captions (and `captions` is auto)."""
@@ -112,8 +118,12 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     limits = settings.limits(cfg, n)
     vocab = set(reader.vocab)
     words = state.words
+    note = ""
+    if words and captions == "auto" and not limits.allow_estimated \
+            and all(w.estimated for w in words):
+        note = CUE_TIMES_ONLY
     t0 = time.perf_counter()
-    if words and captions == "auto":
+    if words and captions == "auto" and not note:
         mode = "captions"
         plans = caption_windows(words, track, limits)
         good = [p for p in plans if not isinstance(p, str)]
@@ -147,7 +157,8 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if words:
         alignment = align([w.text for w in words], [i.prediction.word for i in items if i.prediction])
     return ReadReport(source, mode, reader.describe(), items, k, seconds=T / FPS,
-                      skipped=dict(skipped), alignment=alignment, timings=timings, video=vd.root)
+                      skipped=dict(skipped), alignment=alignment, timings=timings, video=vd.root,
+                      note=note)
 
 
 # ---------------------------------------------------------------- a folder of clips

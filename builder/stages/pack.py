@@ -1,4 +1,4 @@
-"""Stage 7, pack: a split's clips -> dataset/.cache/<split>.npy, the uint8 array training maps.
+"""Stage 6, pack: a split's clips -> dataset/.cache/<split>.npy, the uint8 array training maps.
 
 Training never decodes mp4: each split is decoded once here into a (N, T, 96, 96) uint8 array,
 with <split>.json beside it (clip paths, words, a fingerprint of the clip list, the clips left

@@ -190,6 +190,7 @@ class VideoClips:
     clips: list[tuple[ClipRecord, tuple[int, ...]]] = field(default_factory=list)
     drops: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    caption_drops: Counter = field(default_factory=Counter)   # caption tokens that are no word
 
 
 def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
@@ -201,7 +202,7 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     split = plan.videos[vd.id]
     vocab = set(plan.vocabulary)
     result = VideoClips(vd.mouth, seconds=track.frames / FPS)
-    result.drops.update(reason for _, reason in state.dropped)
+    result.caption_drops.update(reason for _, reason in state.dropped)
     for w in state.words:
         if w.text not in vocab:
             continue
