@@ -45,7 +45,7 @@ def bench_loader(clips: int = 512, batch: int = 32, seconds: float = 2.0) -> dic
                 n, epoch, t0 = 0, 0, time.perf_counter()
                 while time.perf_counter() - t0 < seconds:
                     loader.set_epoch(epoch)
-                    for x, _ in loader:
+                    for x, *_ in loader:
                         if normalise:
                             data.to_input(x)
                         n += len(x)

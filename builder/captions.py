@@ -12,9 +12,15 @@ Reads every caption form yt-dlp brings from YouTube, detected from the content:
 
 Every word carries a `source` saying how its times were found:
 
-- "json3-auto", "srv3", "vtt-inline": the start is the word's own time from the file; the
-  end is the next word's start, or the cue end, whichever comes first, and at most
-  `MAX_WORD_S` after the start.
+- "json3-auto", "srv3", "vtt-inline": the start is the word's own time from the file. These
+  files time onsets only; the end comes from evidence, recorded in `end_by`:
+  "next-onset" (the next word's onset, in the same caption line or after the line's last
+  word, comes no later than the word usually lasts), "line-end" (a line's last word, when the
+  line ends before the next onset and no later than the word usually lasts) or "prior" (the
+  next onset comes later: a pause, a filler the captions leave out; the end is the onset plus
+  the word's usual duration). The usual duration (`DurationPrior`) is learnt from the video's own words that
+  the next onset in their line ends. A word never runs into the next one nor lasts more than
+  `MAX_WORD_S`. The end of the voiced stretch in the audio is not used here.
 - "cue-estimate": the file only times whole cues; each cue's duration is shared among its
   words in proportion to their length. The builder may trust these less or skip them.
 
@@ -24,19 +30,16 @@ Labels are normalised (`normalize_label`) and checked as folder names
 
 from __future__ import annotations
 
-import functools
-import html
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from builder.layout import DatasetDir
+from builder.labels import labels_of, unsafe_label_reason
 from lipreader.constants import FRAME_SECONDS
 from lipreader.errors import SkipVideo
 
@@ -44,38 +47,19 @@ ESTIMATED = "cue-estimate"
 EXACT_SOURCES = ("json3-auto", "srv3", "vtt-inline")
 
 MAX_WORD_S = 1.0         # longest a word with only a start time is taken to last
+PAUSE_FACTOR = 1.0       # onset to next onset longer than this times the usual duration: a pause
+PRIOR_MIN_SAMPLES = 3    # a word's own usual duration needs this many well-timed occurrences
+DEFAULT_CHAR_S = 0.06    # seconds per character (plus two) when the video has no well-timed word
+NEXT_ONSET = "next-onset"
+PAUSE_PRIOR = "prior"
+LINE_END = "line-end"    # the last word of a caption line that ends before the next onset
 MIN_WORD_S = FRAME_SECONDS  # one frame: what each word of a cue with no duration gets
 TRANSITION_S = 0.05      # YouTube's rolling VTT shows the old line alone for 10 ms between cues
-MAX_LABEL_CHARS = 64
-MAX_LABEL_BYTES = 255    # ext4 / NTFS file-name limit
-
-_WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul", "conin$", "conout$", "clock$"]
-    + [f"{dev}{n}" for dev in ("com", "lpt") for n in "0123456789"]
-)
-_DATASET_ROOT = DatasetDir(Path("dataset"))
-_DATASET_NAMES = frozenset(p.name for p in (_DATASET_ROOT.manifest, _DATASET_ROOT.stats,
-                                             _DATASET_ROOT.contact_sheet, _DATASET_ROOT.cache))
-_BAD_FOLDER_CHARS = frozenset('<>:"|?*')
-_BAD_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
-
-# Apostrophe look-alikes become "'" so that don't and don’t are one word; zero-width
-# characters that captions sometimes carry are removed.
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'",
-                              "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None,
-                              "\ufeff": None})
-_NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|[\u2669-\u266f]+")   # [Music] (laughs) ♪
-_SPEAKER = re.compile(r"^\s*(?:>>+\s*)?-?\s*[A-Z][A-Z0-9 .'\-]{0,40}:(?=\s|$)")
-_TOKEN_SPLIT = re.compile(r"\s+|\u2014|\u2013|--+")
-
 _TS = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _TIMING = re.compile(rf"^\s*{_TS}\s*-->\s*{_TS}")
 _INLINE_TS = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
 _TAG = re.compile(r"<[^>\n]*>|\{\\[^}\n]*\}")     # HTML-like tags; ASS overrides such as {\an8}
 _SPACES = re.compile(r"\s+")
-_ALNUM = re.compile(r"[^\W_]")
-_ONE_PLAIN_WORD = re.compile(r"\s*([A-Za-z0-9'][A-Za-z0-9',.?!-]*)\s*")   # most auto-caption segs
-_PLAIN_LABEL = re.compile(r"[a-z0-9][a-z0-9'&,%+-]*")   # needs only the device-name check
 
 
 @dataclass(frozen=True)
@@ -87,6 +71,7 @@ class Word:
     start: float
     end: float
     source: str
+    end_by: str = ""   # how the end was found (exact sources): NEXT_ONSET, LINE_END or PAUSE_PRIOR
 
     @property
     def estimated(self) -> bool:
@@ -111,118 +96,7 @@ class _Piece:
     start: float
     end: float
     exact: str | None
-
-
-# ---------------------------------------------------------------- labels
-
-def _is_edge(c: str) -> bool:
-    return unicodedata.category(c).startswith("P")
-
-
-def _is_percent(t: str, i: int) -> bool:
-    """A "%" after a digit belongs to the number (50%)."""
-    return t[i] == "%" and i > 0 and t[i - 1].isdigit()
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _label(token: str) -> tuple[str | None, str | None]:
-    """(label, None) for a word, or (None, reason) for a token that is not one."""
-    t = unicodedata.normalize("NFKC", token.translate(_APOSTROPHES)).lower()
-    if t.startswith(">>"):
-        t = t.lstrip(">")
-        if not t.strip():
-            return None, "speaker mark"
-    if _NON_SPEECH.fullmatch(t):
-        return None, "non-speech"
-    t = t.strip()
-    start, stop = 0, len(t)
-    while start < stop and _is_edge(t[start]):
-        start += 1
-    while stop > start and _is_edge(t[stop - 1]) and not _is_percent(t, stop - 1):
-        stop -= 1
-    t = t[start:stop]
-    if not _ALNUM.search(t):
-        return None, "no letters or digits"
-    reason = unsafe_label_reason(t)
-    return (None, reason) if reason else (t, None)
-
-
-def normalize_label(text: str) -> str | None:
-    """The word label for one caption token, or None if it is not a usable word.
-
-    NFKC, lower case, apostrophe look-alikes -> "'", edge punctuation and quotes
-    stripped (inner apostrophes kept: don't), numbers kept as written; non-speech
-    ([Music], (laughs), ♪), speaker marks (>>) and unsafe folder names give None.
-    """
-    return _label(text)[0]
-
-
-def unsafe_label_reason(label: str) -> str | None:
-    """Why `label` must not become a dataset folder name, or None if it is safe.
-
-    Rejects: empty, "." and "..", slashes, control/invisible characters, whitespace,
-    characters Windows forbids, names starting or ending with a dot, Windows device
-    names (con, nul, com1, ... also with an extension), names of the dataset's own
-    files, more than 64 characters, and labels not in normal form (NFKC, lower case).
-    """
-    if not isinstance(label, str) or not label:
-        return "empty label"
-    if len(label) <= MAX_LABEL_CHARS and _PLAIN_LABEL.fullmatch(label):
-        return "reserved device name on Windows" if label in _WINDOWS_RESERVED else None
-    if len(label) > MAX_LABEL_CHARS:
-        return f"longer than {MAX_LABEL_CHARS} characters"
-    if label in (".", ".."):
-        return "dot name"
-    if "/" in label or "\\" in label:
-        return "contains a slash"
-    if any(unicodedata.category(c) in _BAD_CATEGORIES for c in label):
-        return "control or invisible character"
-    if any(c.isspace() for c in label):
-        return "contains whitespace"
-    bad = sorted(set(label) & _BAD_FOLDER_CHARS)
-    if bad:
-        return f"character {bad[0]!r} not allowed in folder names"
-    if label.startswith(".") or label.endswith("."):
-        return "starts or ends with a dot"
-    if label.split(".")[0].lower() in _WINDOWS_RESERVED:
-        return "reserved device name on Windows"
-    if label in _DATASET_NAMES:
-        return "name of a dataset file"
-    if len(label.encode("utf-8")) > MAX_LABEL_BYTES:
-        return f"longer than {MAX_LABEL_BYTES} bytes"
-    if label != unicodedata.normalize("NFKC", label).lower():
-        return "not normalised (NFKC, lower case)"
-    return None
-
-
-def _labels(text: str, dropped: list[tuple[str, str]]) -> list[str]:
-    """Word labels of one piece of caption text, in order; the rest goes to `dropped`."""
-    m = _ONE_PLAIN_WORD.fullmatch(text)
-    if m and "--" not in text:
-        label, reason = _label(m.group(1))
-        if label is None:
-            dropped.append((m.group(1), reason or "not a word"))
-            return []
-        return [label]
-    text = unicodedata.normalize("NFKC", html.unescape(text).translate(_APOSTROPHES))
-    for m in _NON_SPEECH.finditer(text):
-        dropped.append((m.group(0), "non-speech"))
-    text = _NON_SPEECH.sub(" ", text)
-    labels = []
-    for line in text.split("\n"):
-        m = _SPEAKER.match(line)
-        if m:
-            dropped.append((m.group(0).strip(), "speaker mark"))
-            line = line[m.end():]
-        for token in _TOKEN_SPLIT.split(line):
-            if not token:
-                continue
-            label, reason = _label(token)
-            if label is None:
-                dropped.append((token, reason or "not a word"))
-            else:
-                labels.append(label)
-    return labels
+    last: bool = False   # the last word of its caption line: `end` is the line's, not the word's
 
 
 # ---------------------------------------------------------------- pieces -> words
@@ -231,12 +105,12 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
     dropped: list[tuple[str, str]] = []
     words: list[Word] = []
     for p in pieces:
-        labels = _labels(p.text, dropped)
+        labels = labels_of(p.text, dropped)
         if not labels:
             continue
         if p.exact and len(labels) == 1:
-            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in _finish
-            words.append(Word(labels[0], p.start, end, p.exact))
+            end = p.end if p.end > p.start else p.start + MAX_WORD_S   # capped in finish_words
+            words.append(Word(labels[0], p.start, end, p.exact, LINE_END if p.last else NEXT_ONSET))
             continue
         end = p.end if p.end > p.start else p.start + MIN_WORD_S * len(labels)
         total = sum(len(lb) for lb in labels)
@@ -249,12 +123,50 @@ def _words(pieces: Iterable[_Piece], fmt: str) -> CaptionWords:
         raise SkipVideo("captions have no usable words",
                         f"{len(dropped)} tokens dropped"
                         + (f", e.g. {dropped[0][0]!r}" if dropped else ""))
-    return CaptionWords(_finish(words), dropped, fmt)
+    return CaptionWords(finish_words(words), dropped, fmt)
 
 
-def _finish(words: list[Word]) -> list[Word]:
-    """Sort, drop repeats (same label, same start), end exact words at the next word's start,
-    and round to milliseconds with start < end."""
+@dataclass(frozen=True)
+class DurationPrior:
+    """How long a word usually lasts in one video, from its words that the next onset ends
+    without a pause: the word's own median with PRIOR_MIN_SAMPLES occurrences, else the
+    median seconds per (character + 2) times its length."""
+
+    own: dict[str, float]
+    per_char: float
+
+    @classmethod
+    def fit(cls, words: Iterable[Word]) -> DurationPrior:
+        by_word: dict[str, list[float]] = {}
+        for w in words:
+            if w.end_by == NEXT_ONSET and w.source != ESTIMATED and 0 < w.end - w.start <= MAX_WORD_S:
+                by_word.setdefault(w.text, []).append(w.end - w.start)
+        rates = [d / (len(t) + 2) for t, ds in by_word.items() for d in ds]
+        own = {t: _median(ds) for t, ds in by_word.items() if len(ds) >= PRIOR_MIN_SAMPLES}
+        return cls(own, _median(rates) if rates else DEFAULT_CHAR_S)
+
+    def __call__(self, text: str) -> float:
+        return min(MAX_WORD_S, self.own.get(text, self.per_char * (len(text) + 2)))
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
+def _evidence_end(w: Word, next_start: float, prior: DurationPrior) -> tuple[float, str]:
+    """(end, end_by) of a word timed by its onset only (see the module docstring)."""
+    usual = prior(w.text)
+    until = min(next_start, w.end)
+    if until - w.start <= PAUSE_FACTOR * usual:
+        return until, LINE_END if w.end_by == LINE_END and w.end < next_start else NEXT_ONSET
+    return w.start + usual, PAUSE_PRIOR
+
+
+def finish_words(words: list[Word], estimate_ends: bool = True) -> list[Word]:
+    """Sort, drop repeats (same label, same start), end onset-only words from evidence (unless
+    their ends are estimated already), never past the next word's start, and round to
+    milliseconds with start < end."""
     words.sort(key=lambda w: w.start)   # stable: words at one time keep the file order
     seen: set[tuple[str, int]] = set()
     unique = []
@@ -263,16 +175,19 @@ def _finish(words: list[Word]) -> list[Word]:
         if key not in seen:
             seen.add(key)
             unique.append(w)
+    prior = DurationPrior.fit(unique)
     out: list[Word] = []
     next_start = math.inf
     for i in range(len(unique) - 1, -1, -1):
         w = unique[i]
-        end = w.end
+        end, end_by = w.end, w.end_by
+        if estimate_ends and end_by in (NEXT_ONSET, LINE_END):
+            end, end_by = _evidence_end(w, next_start, prior)
         if w.source != ESTIMATED:
             end = min(end, next_start, w.start + MAX_WORD_S)
         start = round(w.start, 3)
         end = max(round(end, 3), start + 0.001)
-        out.append(Word(w.text, start, round(end, 3), w.source))
+        out.append(Word(w.text, start, round(end, 3), w.source, end_by))
         if i and unique[i - 1].start < w.start:
             next_start = w.start
     out.reverse()
@@ -316,7 +231,8 @@ def _event_pieces(events: list[dict[str, Any]], auto: bool, source: str) -> list
         starts = [start + _number(s, "tOffsetMs", where, 0) / 1000 for s in segs]
         for j, seg in enumerate(segs):
             stop = starts[j + 1] if j + 1 < len(segs) else end
-            pieces.append(_Piece(str(seg.get("utf8", "")), starts[j], min(stop, end), source))
+            pieces.append(_Piece(str(seg.get("utf8", "")), starts[j], min(stop, end), source,
+                                 j + 1 == len(segs)))
     return pieces
 
 
@@ -446,10 +362,10 @@ def _rolling_pieces(cues: list[_Cue]) -> list[_Piece]:
                 texts = [_TAG.sub("", t) for t in parts[0::2]]
                 for j, (t, txt) in enumerate(zip(times, texts, strict=True)):
                     stop = times[j + 1] if j + 1 < len(times) else cue.end
-                    pieces.append(_Piece(txt, t, max(stop, t), "vtt-inline"))
+                    pieces.append(_Piece(txt, t, max(stop, t), "vtt-inline", j + 1 == len(times)))
                 last_line = plain
             elif not transition and k == len(lines) - 1 and plain != last_line:
-                pieces.append(_Piece(plain, cue.start, cue.end, "vtt-inline"))
+                pieces.append(_Piece(plain, cue.start, cue.end, "vtt-inline", True))
                 last_line = plain
     return pieces
 
@@ -536,8 +452,9 @@ def read_words(path: Path) -> CaptionWords:
 
 
 def words_to_json(words: Iterable[Word]) -> list[dict]:
-    """Words -> the words.json list [{"word", "start", "end", "source"}]."""
-    return [{"word": w.text, "start": w.start, "end": w.end, "source": w.source} for w in words]
+    """Words -> the words.json list [{"word", "start", "end", "source", "end_by"}]."""
+    return [{"word": w.text, "start": w.start, "end": w.end, "source": w.source, "end_by": w.end_by}
+            for w in words]
 
 
 def words_from_json(items: list[dict]) -> list[Word]:
@@ -548,7 +465,8 @@ def words_from_json(items: list[dict]) -> list[Word]:
     words = []
     for i, item in enumerate(items):
         try:
-            word = Word(item["word"], float(item["start"]), float(item["end"]), item["source"])
+            word = Word(item["word"], float(item["start"]), float(item["end"]), item["source"],
+                        str(item.get("end_by", "")))
         except (TypeError, KeyError, ValueError) as e:
             raise SkipVideo("words.json unreadable", f"item {i}: {e!r}") from e
         reason = unsafe_label_reason(word.text)

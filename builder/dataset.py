@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.captions import ESTIMATED, Word, unsafe_label_reason
+from builder.captions import ESTIMATED, Word
+from builder.labels import unsafe_label_reason
 from lipreader.errors import ConfigError, InputError
 from lipreader.manifest import ClipRecord
 
@@ -44,6 +45,19 @@ def split_of(video_id: str, fractions: tuple[float, float, float]) -> str:
     if u < fractions[0] + fractions[1]:
         return "val"
     return "test"
+
+
+def split_key(video_id: str, info: dict | None, by: str) -> str:
+    """What `split_of` hashes: the video id, or its channel's or uploader's id from info.json
+    (all of one channel land in one split); a video whose info.json lacks it stays on its own id."""
+    if by == "video" or not info:
+        return video_id
+    fields = {"channel": ("channel_id", "channel"), "uploader": ("uploader_id", "uploader")}[by]
+    for f in fields:
+        value = info.get(f)
+        if isinstance(value, str) and value:
+            return f"{by}:{value}"
+    return video_id
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -93,7 +107,7 @@ def choose_vocabulary(words_per_video: Iterable[list[Word]], size: int, min_coun
 
 def read_vocabulary(path: Path) -> list[str]:
     """A word list file: one word a line, # comments; every word must be a safe folder name."""
-    from builder.captions import normalize_label
+    from builder.labels import normalize_label
 
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -129,8 +143,10 @@ def balance(candidates: list[tuple[str, str, str, int]], max_per_word: int) -> s
 
 
 def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: int,
-          seconds: float, vocabulary: list[str]) -> dict:
-    """stats.json: clips per word and split, drops per reason, skipped videos per reason."""
+          seconds: float, vocabulary: list[str], caption_drops: Counter | None = None) -> dict:
+    """stats.json: clips per word and split, vocabulary words that gave no clip per reason
+    (`dropped`), caption tokens that never became words per reason (`caption_tokens_dropped`:
+    non-speech, speaker marks, unsafe labels, unmatched stretches), skipped videos per reason."""
     per_word: dict[str, dict[str, int]] = {w: {} for w in vocabulary}
     for r in records:
         per_word.setdefault(r.word, {})
@@ -142,6 +158,7 @@ def stats(records: list[ClipRecord], drops: Counter, skipped: Counter, videos: i
         "clips_per_word": {w: dict(sorted(s.items())) for w, s in sorted(per_word.items())},
         "dropped": dict(sorted(drops.items())),
         "clips_per_sync": dict(sorted(Counter(r.sync for r in records if r.sync).items())),
+        "caption_tokens_dropped": dict(sorted((caption_drops or Counter()).items())),
         "videos": videos,
         "videos_skipped": dict(sorted(skipped.items())),
         "hours": round(seconds / 3600.0, 4),
@@ -157,7 +174,10 @@ def summary_table(st: dict) -> str:
         lines.append(f"{word:<{width}} " + " ".join(f"{per.get(s, 0):>7}" for s in splits))
     lines.append(f"{'total':<{width}} " + " ".join(f"{st['clips_per_split'].get(s, 0):>7}" for s in splits))
     if st["dropped"]:
-        lines.append("dropped words: " + ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+        lines.append("dropped clips: " + ", ".join(f"{k} {v}" for k, v in st["dropped"].items()))
+    if st.get("caption_tokens_dropped"):
+        lines.append("dropped caption tokens: " + ", ".join(
+            f"{k} {v}" for k, v in st["caption_tokens_dropped"].items()))
     if st["videos_skipped"]:
         lines.append("skipped videos: " + ", ".join(f"{k} {v}" for k, v in st["videos_skipped"].items()))
     return "\n".join(lines)

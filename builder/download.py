@@ -93,6 +93,9 @@ class Downloaded:
     caption_ext: str | None
     note: str
     info: dict[str, Any]  # yt-dlp's processed info dict
+    timing: Path | None = None   # automatic captions kept beside manual ones for word times
+    timing_key: str | None = None
+    timing_note: str = ""        # why there are none, when the captions are manual
 
 
 def backoff(n: int) -> float:
@@ -154,12 +157,39 @@ def choose_captions(subtitles: dict[str, Any] | None, automatic: dict[str, Any] 
     return None, f"no {lang} captions" + (f" (offered: {', '.join(offered)})" if offered else "")
 
 
+_CC_TERMS = (("creative commons", "cc"), ("attribution", "by"), ("noncommercial", "nc"),
+             ("non commercial", "nc"), ("noderivatives", "nd"), ("noderivs", "nd"),
+             ("no derivatives", "nd"), ("sharealike", "sa"), ("share alike", "sa"))
+
+
+def _license_words(text: str) -> list[str]:
+    s = re.sub(r"[^a-z0-9]+", " ", text.lower())
+    for long, short in _CC_TERMS:
+        s = s.replace(long, short)
+    return s.split()
+
+
+def cc_family(text: str) -> str | None:
+    """The Creative Commons license a text names, without its version: "cc-by", "cc-by-sa",
+    "cc-by-nc", "cc-by-nd", "cc-by-nc-sa", "cc-by-nc-nd"; None when it names none."""
+    words = _license_words(text)
+    if "cc" not in words or "by" not in words:
+        return None
+    return "cc-by" + "".join(f"-{t}" for t in ("nc", "nd", "sa") if t in words)
+
+
 def license_matches(wanted: str, license_text: str | None) -> bool:
-    """'cc-by' matches "Creative Commons Attribution license (reuse allowed)" and "CC BY-SA 4.0"."""
-    def norm(s: str) -> str:
-        s = s.lower().replace("creative commons", "cc").replace("attribution", "by")
-        return "-" + re.sub(r"[^a-z0-9]+", "-", s).strip("-") + "-"
-    return bool(license_text) and norm(wanted) in norm(license_text)
+    """A Creative Commons `wanted` ("cc-by", "cc-by-sa", ...) matches exactly that license in
+    any version: "cc-by" matches "Creative Commons Attribution license (reuse allowed)" and
+    "CC BY 4.0", never CC BY-SA, BY-NC or BY-ND. Any other `wanted` is looked for as words
+    in the license text."""
+    if not license_text:
+        return False
+    family = cc_family(wanted)
+    if family is not None:
+        return cc_family(license_text) == family
+    want, have = " ".join(_license_words(wanted)), " ".join(_license_words(license_text))
+    return f" {want} " in f" {have} "
 
 
 def match_filter(opts: Settings, record: dict[str, str]) -> Callable[..., str | None]:
@@ -560,8 +590,41 @@ class Downloader:
                 caption = Path(got).rename(vd.caption(self.opts.lang, ext))
             else:
                 choice, note = None, f"the {choice.key} captions could not be downloaded"
+        timing, timing_note = None, ""
+        if choice is not None and not choice.automatic:
+            timing, timing_note = self._automatic_beside(video, folder)
         return Downloaded(video=path, caption=caption, choice=choice, caption_ext=ext, note=note,
-                          info=result)
+                          info=result, timing=timing[0] if timing else None,
+                          timing_key=timing[1] if timing else None, timing_note=timing_note)
+
+    def _automatic_beside(self, video: Video, folder: Path) -> tuple[tuple[Path, str] | None, str]:
+        """The automatic captions of the spoken language, kept beside manual ones for their word
+        times (captions.<lang>.auto.<ext>), with the site's language key; or None and why not.
+        Only the caption file is downloaded: the video is there and the archive has it."""
+        import yt_dlp
+        from yt_dlp.utils import YoutubeDLError
+
+        assert video.info is not None
+        auto, note = choose_captions(None, video.info.get("automatic_captions"), self.opts.lang)
+        if auto is None:
+            why = f" ({note})" if video.info.get("automatic_captions") else ""
+            return None, f"no automatic captions for word times{why}"
+        params = download_params(self.opts, folder, auto, None, [], {})
+        params.update({"skip_download": True, "match_filter": None, "postprocessors": []})
+
+        def attempt() -> dict[str, Any] | None:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                return ydl.process_ie_result(video.info, download=True, extra_info=video.extra)
+        try:
+            result = self._patiently(video.id, attempt) or {}
+        except YoutubeDLError as e:
+            return None, f"automatic captions could not be downloaded: {explain(e, self.opts.socket_timeout)}"
+        sub = (result.get("requested_subtitles") or {}).get(auto.key) or {}
+        got = sub.get("filepath")
+        if not got or not Path(got).is_file():
+            return None, f"the automatic {auto.key} captions could not be downloaded"
+        ext = sub.get("ext") or Path(got).suffix.lstrip(".")
+        return (Path(got).rename(VideoDir(Path(folder)).caption(self.opts.lang, ext, True)), auto.key), ""
 
 
 def info_record(d: Downloaded, source_url: str, lang: str) -> dict[str, Any]:
@@ -571,6 +634,8 @@ def info_record(d: Downloaded, source_url: str, lang: str) -> dict[str, Any]:
     info["captions"] = caption_record(d.caption, lang, d.choice.key if d.choice else None,
                                       d.choice.automatic if d.choice else None)
     info["captions_note"] = d.note if d.caption is None else ""
+    info["captions_timing"] = caption_record(d.timing, lang, d.timing_key, True)
+    info["captions_timing_note"] = d.timing_note
     return info
 
 

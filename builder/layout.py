@@ -12,6 +12,7 @@ from pathlib import Path
 from lipreader.manifest import CACHE, MANIFEST
 
 CAPTION_EXTS = ("json3", "srv3", "vtt", "srt")
+AUTO_MARK = "auto"   # captions.<lang>.auto.<ext>: automatic captions kept beside manual ones
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,18 @@ class VideoDir:
     def info(self) -> Path:
         return self.root / "info.json"
 
-    def caption(self, lang: str, ext: str) -> Path:
-        return self.root / f"captions.{lang}.{ext}"
+    def caption(self, lang: str, ext: str, automatic_beside: bool = False) -> Path:
+        """The caption file; `automatic_beside`: the automatic track kept beside manual captions
+        for its word times."""
+        return self.root / (f"captions.{lang}.{AUTO_MARK}.{ext}" if automatic_beside
+                            else f"captions.{lang}.{ext}")
 
     def captions(self) -> list[Path]:
-        """Caption files present, best format first (json3 has word times)."""
+        """Caption files present, best format first (json3 has word times); automatic tracks
+        kept beside manual ones come after all others."""
         found = [p for p in self.root.glob("captions.*") if p.suffix.lstrip(".") in CAPTION_EXTS]
-        return sorted(found, key=lambda p: (CAPTION_EXTS.index(p.suffix.lstrip(".")), p.name))
+        return sorted(found, key=lambda p: (is_automatic_beside(p),
+                                            CAPTION_EXTS.index(p.suffix.lstrip(".")), p.name))
 
     @property
     def words(self) -> Path:
@@ -76,6 +82,12 @@ class VideoDir:
     def archive(videos: Path) -> Path:
         """yt-dlp's download archive beside the video folders: one "<extractor> <id>" a line."""
         return Path(videos) / "archive.txt"
+
+
+def is_automatic_beside(caption: Path) -> bool:
+    """Whether `caption` is an automatic track kept beside manual captions (captions.en.auto.json3)."""
+    parts = Path(caption).name.split(".")
+    return len(parts) == 4 and parts[2] == AUTO_MARK
 
 
 def video_dirs(videos: Path) -> list[VideoDir]:

@@ -94,8 +94,11 @@ def _access_options(f):
               help="Text file of URLs, one per line; # starts a comment.")
 @click.option("--out", type=click.Path(file_okay=False), help="Videos folder [general] videos.")
 @click.option("--max-height", type=int, help="Largest video height to download.")
-@click.option("--lang", help="Caption language (manual preferred, else automatic).")
-@click.option("--license", "license_", help="Keep only videos whose license contains this, e.g. cc-by.")
+@click.option("--lang", help="Caption language, one written with spaces between words (manual "
+                             "captions timed by the automatic ones, else automatic).")
+@click.option("--license", "license_",
+              help="Keep only videos under this license: cc-by is exactly CC BY (any version); "
+                   "cc-by-sa, cc-by-nc, ... only when named.")
 @click.option("--max-videos", type=int, help="At most this many videos per URL.")
 @click.option("--max-duration", type=float, help="Skip videos longer than this many seconds.")
 @click.option("--socket-timeout", type=float, help="Seconds before a silent connection fails.")
@@ -158,6 +161,8 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
 @click.option("--min-count", type=int, help="Least occurrences for a word to be kept.")
 @click.option("--max-per-word", type=int, help="At most this many clips per word and split.")
 @click.option("--splits", help="train,val,test fractions, e.g. 0.8,0.1,0.1.")
+@click.option("--split-by", type=click.Choice(["video", "channel", "uploader"]),
+              help="Keep each video, channel or uploader in one split [build] split_by.")
 @click.option("--frames", type=int, help="Clip length in frames at 25 fps.")
 @click.option("--workers", type=int, help="Worker processes (0: one per core).")
 @click.option("--shard", help="K/N: build only this deterministic share of the videos.")
@@ -169,14 +174,14 @@ def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, heigh
               help="Decide the vocabulary, balance and splits again instead of reusing plan.json.")
 @_wait_option
 @click.pass_context
-def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, frames,
+def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, splits, split_by, frames,
                   workers, shard, output, allow_estimated, replan, wait) -> None:
     """Cut one mouth clip per spoken word into dataset/<word>/<split>/."""
     from pipelines import build as build_pipeline
 
     cfg = _config(ctx).override("build", words=words, vocab=vocab, min_count=min_count,
                                 max_per_word=max_per_word, splits=splits, frames=frames,
-                                workers=workers, allow_estimated=allow_estimated)
+                                workers=workers, allow_estimated=allow_estimated, split_by=split_by)
     cfg = cfg.override("general", videos=videos, wait=wait)
     cfg = cfg.override("prediction", dataset=out) if output == "predict" else cfg.override("general", dataset=out)
     build_pipeline.run(cfg, output=output, shard=shard, replan=replan)
@@ -192,6 +197,10 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
 @click.option("--backend", type=click.Choice(["lstm", "tc"]),
               help="Back end: the BiLSTM, or temporal convolutions (faster to learn on small data).")
+@click.option("--init-from", type=click.Path(dir_okay=False),
+              help="A new model starts from this checkpoint (its words may differ) [training] init_from.")
+@click.option("--freeze-frontend", type=int,
+              help="Keep the front end and ResNet still for the model's first N epochs.")
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), help="Where to train.")
 @click.option("--workers", type=int, help="Data-loading worker processes.")
 @click.option("--dataset", type=click.Path(file_okay=False), help="Dataset folder [training] folder.")
@@ -199,15 +208,17 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--dry-run", is_flag=True, help="Print the architecture and parameter count, train nothing.")
 @_wait_option
 @click.pass_context
-def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, device, workers, dataset,
-          model, dry_run, wait) -> None:
+def train(ctx, new, force, epochs, validate, batch_size, lr, arch, backend, init_from, freeze_frontend, device,
+          workers, dataset, model, dry_run, wait) -> None:
     """Train the ResNet-LSTM word classifier (Stafylakis & Tzimiropoulos 2017)."""
     from pipelines import train as train_pipeline
 
     cfg = _config(ctx).override("training", epochs=epochs, batch_size=batch_size, lr=lr,
-                                arch=arch, backend=backend, workers=workers, folder=dataset)
+                                arch=arch, backend=backend, workers=workers, folder=dataset,
+                                init_from=init_from, freeze_frontend=freeze_frontend)
     cfg = cfg.override("general", device=device, pretrainedmodelpath=model, wait=wait)
-    given = frozenset(k for k, v in (("arch", arch), ("backend", backend)) if v is not None)
+    given = frozenset(k for k, v in (("arch", arch), ("backend", backend), ("init_from", init_from))
+                      if v is not None)
     train_pipeline.run(cfg, new=new, force=force, validate=validate, dry_run=dry_run, given=given)
 
 

@@ -26,6 +26,7 @@ BACKENDS = ("lstm", "tc")
 DEVICES = ("auto", "cuda", "cpu")
 OPTIMIZERS = ("adamw", "sgd")
 FORMATS = ("table", "json", "srt", "vtt", "csv")
+SPLIT_BY = ("video", "channel", "uploader")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Build:
     keep_sync_unknown: bool = True
     mesh_every: int = 1
     workers: int = 0
+    split_by: str = "video"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class Training:
     time_mask: int = 6
     workers: int = 0
     compile: bool = False
+    init_from: str = ""
+    boundaries: bool = False
+    freeze_frontend: int = 0
 
 
 @dataclass(frozen=True)
@@ -224,10 +229,24 @@ def _fractions() -> tuple[Any, str]:
         "must be three fractions (train, val, test), none negative and not all 0"
 
 
+# Languages written without spaces between words: a caption line would be one "word".
+UNSPACED_LANGUAGES = ("zh", "ja", "th", "lo", "km", "my", "bo", "dz", "yue", "wuu")
+
+
+def _spaced_language() -> tuple[Any, str]:
+    def ok(v: str) -> bool:
+        return bool(re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]+)*", v)) and \
+            v.split("-")[0].lower() not in UNSPACED_LANGUAGES
+    return ok, ("must be a language code (en, de, pt-BR) of a language written with spaces "
+                "between words: labels are the words between spaces, so Chinese, Japanese, Thai, "
+                "Lao, Khmer, Burmese and Tibetan captions cannot be used")
+
+
 # (section, key) -> (test, what the value must be). Keys not listed take any value of their type.
 RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("general", "device"): _one_of(DEVICES),
     ("general", "seed"): _between(0, 2**32 - 1),
+    ("fetch", "lang"): _spaced_language(),
     ("fetch", "max_height"): _at_least(1),
     ("fetch", "max_videos"): _at_least(0),
     ("fetch", "max_duration"): _at_least(0),
@@ -253,6 +272,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("build", "min_sync_confidence"): _between(0, 2),
     ("build", "mesh_every"): _at_least(1),
     ("build", "workers"): _at_least(0),
+    ("build", "split_by"): _one_of(SPLIT_BY),
     ("training", "printfrequency"): _at_least(0),
     ("training", "epochs"): _at_least(0),
     ("training", "batch_size"): _at_least(1),
@@ -269,6 +289,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
                                                    "was cut from larger mouth regions)"),
     ("training", "time_mask"): _at_least(0),
     ("training", "workers"): _at_least(0),
+    ("training", "freeze_frontend"): _at_least(0),
     ("prediction", "top_k"): _at_least(1),
     ("prediction", "stride"): _at_least(1),
     ("prediction", "format"): _one_of(FORMATS),

@@ -90,6 +90,7 @@ class ClipCache:
     paths: list[str]
     frames: int
     skipped: list[dict] = field(default_factory=list)
+    spans: list | None = None  # [first, last] frame of the word in each clip (None: not known)
     _clips: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -104,10 +105,24 @@ class ClipCache:
     def __getstate__(self) -> dict:  # worker processes reopen the memory map, never copy it
         return {**self.__dict__, "_clips": None}
 
+    def inword(self) -> np.ndarray:
+        """(N, T) uint8: 1 on each clip's word frames, 0 around them (all 1 where not known)."""
+        return in_word(self.spans if self.spans is not None else [None] * len(self), self.frames)
+
     def labels(self, vocab: list[str]) -> np.ndarray:
         """(N,) int64 class indices from the model's vocabulary; -1 for words it does not know."""
         index = {w: i for i, w in enumerate(vocab)}
         return np.array([index.get(w, -1) for w in self.words], dtype=np.int64)
+
+
+def in_word(spans, frames: int) -> np.ndarray:
+    """[first, last] word frames per clip (None: the whole clip) -> (N, frames) uint8 0/1."""
+    out = np.ones((len(spans), frames), np.uint8)
+    t = np.arange(frames)
+    for i, span in enumerate(spans):
+        if span is not None:
+            out[i] = (t >= span[0]) & (t <= span[1])
+    return out
 
 
 def cache_files(root: Path, split: str) -> tuple[Path, Path]:
@@ -125,7 +140,8 @@ def _read_meta(meta_path: Path) -> dict | None:
 
 
 def _from_meta(array_path: Path, meta: dict) -> ClipCache:
-    return ClipCache(array_path, meta["words"], meta["paths"], meta["frames"], meta.get("skipped", []))
+    return ClipCache(array_path, meta["words"], meta["paths"], meta["frames"], meta.get("skipped", []),
+                     meta.get("spans"))
 
 
 def _whole(array_path: Path, meta: dict) -> bool:
@@ -175,6 +191,8 @@ def open_cache(root: str | os.PathLike, split: str) -> ClipCache | Unpacked:
         reason = "the clips changed since they were packed"
     elif not _whole(array_path, meta):
         reason = "the packed clips are cut short or damaged"
+    elif "spans" not in meta:
+        reason = "packed before word boundaries were kept"
     else:
         return _from_meta(array_path, meta)
     return Unpacked(clips, fp, array_path, reason)
@@ -250,7 +268,7 @@ def preprocess(clips: np.ndarray, input_size: int, downsample: int = 1, device=N
 
 
 class ClipLoader:
-    """Batches of (uint8 crops (B, T, C, C), labels (B,)) from a cache.
+    """Batches of (uint8 crops (B, T, C, C), labels (B,), in-word flags (B, T) uint8) from a cache.
 
     The order comes from a DistributedSampler (its shard for this rank under torchrun) and
     every random choice from (seed, epoch, batch), so an epoch is the same whether or not
@@ -263,6 +281,13 @@ class ClipLoader:
         self.batch_size, self.size, self.train = batch_size, size, train
         self.time_mask, self.seed, self.rank, self.world = time_mask, seed, rank, world
         self.epoch = 0
+        self._inword: np.ndarray | None = None
+
+    def inword(self, idx: np.ndarray) -> np.ndarray:
+        """(B, T) uint8: 1 on the word's frames of clips `idx` (see ClipCache.inword)."""
+        if self._inword is None:
+            self._inword = self.cache.inword()
+        return self._inword[idx]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -292,7 +317,7 @@ class ClipLoader:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for k, idx in enumerate(self.batches()):
-            yield self.batch(k, idx)
+            yield (*self.batch(k, idx), self.inword(idx))
 
 
 class _BatchSet:
@@ -307,18 +332,20 @@ class _BatchSet:
     def __getitem__(self, k: int):
         import torch
 
-        x, y = self.loader.batch(k, self.items[k])
-        return torch.from_numpy(x), torch.from_numpy(y)
+        idx = self.items[k]
+        x, y = self.loader.batch(k, idx)
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(self.loader.inword(idx))
 
 
 def iterate(loader: ClipLoader, workers: int = 0, pin_memory: bool = False) -> Iterator:
-    """The loader's batches as torch tensors, through `workers` processes when > 0."""
+    """The loader's batches as torch tensors (crops, labels, in-word flags), through `workers`
+    processes when > 0."""
     import torch
 
     if workers <= 0:
-        for x, y in loader:
-            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-            yield (xt.pin_memory(), yt.pin_memory()) if pin_memory else (xt, yt)
+        for batch in loader:
+            ts = tuple(torch.from_numpy(a) for a in batch)
+            yield tuple(t.pin_memory() for t in ts) if pin_memory else ts
         return
     dl = torch.utils.data.DataLoader(_BatchSet(loader), batch_size=None, shuffle=False,
                                      num_workers=workers, pin_memory=pin_memory,

@@ -60,10 +60,11 @@ class ModelDims:
     lstm_layers: int = 2
     downsample: int = 1              # the 96x96 ROI is average-pooled by this before cropping
     backend: str = "lstm"            # "lstm" (2-layer BiLSTM) or "tc" (temporal convolutions)
+    boundaries: bool = False         # a per-frame 0/1 "inside the word" channel follows the ResNet features
 
     @classmethod
     def for_arch(cls, arch: str, num_classes: int, input_size: int = CROP, frames: int = WORD_FRAMES,
-                 backend: str = "lstm") -> ModelDims:
+                 backend: str = "lstm", boundaries: bool = False) -> ModelDims:
         """`input_size` is the crop at full ROI resolution; "small" works at half of it."""
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(ARCHS)}")
@@ -71,7 +72,8 @@ class ModelDims:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         blocks, widths, hidden, down = ARCHS[arch]
         return cls(arch=arch, num_classes=num_classes, input_size=input_size // down, frames=frames,
-                   blocks=blocks, widths=widths, hidden=hidden, downsample=down, backend=backend)
+                   blocks=blocks, widths=widths, hidden=hidden, downsample=down, backend=backend,
+                   boundaries=boundaries)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -89,19 +91,21 @@ class ModelDims:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in d:
-                if f.name == "backend":
-                    continue  # made before the TC back end existed: the BiLSTM
+                if f.name in ("backend", "boundaries"):
+                    continue  # made before these existed: the BiLSTM, no boundary channel
                 raise damaged(f"{f.name} is missing")
             v = d[f.name]
             if f.name in ("arch", "backend"):
                 ok = isinstance(v, str)
+            elif f.name == "boundaries":
+                ok = isinstance(v, bool)
             elif f.name in ("blocks", "widths"):
                 ok = isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)
                 v = tuple(v) if ok else v
             else:
                 ok = _is_int(v)
             if not ok:
-                kind = {"arch": "text", "backend": "text", "blocks": "a list of whole numbers",
+                kind = {"arch": "text", "backend": "text", "boundaries": "true or false", "blocks": "a list of whole numbers",
                         "widths": "a list of whole numbers"}.get(f.name, "a whole number")
                 raise damaged(f"{f.name} = {v!r} is not {kind}")
             values[f.name] = v
@@ -140,7 +144,7 @@ class ModelDims:
         for blocks, cout in zip(self.blocks, self.widths, strict=True):
             n += blocks * 9 * 2 * max(cin, cout) * cout + cin * cout
             cin = cout
-        dim = max(w[-1], 2 * h)
+        dim = max(w[-1] + self.boundaries, 2 * h)
         if self.backend == "tc":
             n += 5 * 2 * dim * 2 * h
         else:
@@ -235,10 +239,11 @@ class LipReader(nn.Module):
         self.channels_last = False  # see use_channels_last
         self.frontend = Frontend3D(dims.widths[0])
         self.resnet = ResNet(dims.blocks, dims.widths)
+        back_in = self.resnet.out_dim + int(dims.boundaries)
         if dims.backend == "tc":
-            self.backend = TemporalConv(self.resnet.out_dim, 2 * dims.hidden)
+            self.backend = TemporalConv(back_in, 2 * dims.hidden)
         else:
-            self.backend = nn.LSTM(self.resnet.out_dim, dims.hidden, num_layers=dims.lstm_layers,
+            self.backend = nn.LSTM(back_in, dims.hidden, num_layers=dims.lstm_layers,
                                    batch_first=True, bidirectional=True)
         self.classifier = nn.Linear(2 * dims.hidden, dims.num_classes)
         for m in self.modules():
@@ -264,20 +269,24 @@ class LipReader(nn.Module):
         self.channels_last = True
         return self
 
-    def head(self, f: torch.Tensor) -> torch.Tensor:
-        """Logits at every time step: (B, T, D) -> (B, T, V)."""
+    def head(self, f: torch.Tensor, inword: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits at every time step: (B, T, D) -> (B, T, V). With `dims.boundaries`, `inword`
+        (B, T) is 1 on the word's frames and 0 around them (None: every frame is the word)."""
+        if self.dims.boundaries:
+            b = torch.ones(f.shape[:2], device=f.device) if inword is None else inword
+            f = torch.cat([f, b.to(device=f.device, dtype=f.dtype).unsqueeze(-1)], dim=-1)  # (B, T, D+1)
         if isinstance(self.backend, TemporalConv):
             return self.classifier(self.backend(f))           # (B, T, V)
         with torch.autocast(f.device.type, enabled=False):  # the LSTM stays in fp32 under AMP
             y, _ = self.backend(f.float())                    # (B, T, 2H)
         return self.classifier(y)                             # (B, T, V)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))                    # (B, T, V)
+    def forward(self, x: torch.Tensor, inword: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x), inword)            # (B, T, V)
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
+    def classify(self, x: torch.Tensor, inword: torch.Tensor | None = None) -> torch.Tensor:
         """Clip logits for prediction: the mean over time of the per-step logits, (B, V)."""
-        return self.forward(x).mean(dim=1)                    # (B, V)
+        return self.forward(x, inword).mean(dim=1)            # (B, V)
 
 
 def build_model(dims: ModelDims) -> LipReader:
@@ -314,6 +323,8 @@ def describe(model: LipReader) -> str:
     ]
     back = f"{BACKEND_NAMES[d.backend]}({d.hidden if d.backend == 'lstm' else 2 * d.hidden})"
     title = f"{d.arch} + {back}, {d.num_classes} words, input {S}x{S}"
+    if d.boundaries:
+        title += ", word boundaries"
     if d.downsample > 1:
         title += f" (ROI {ROI}x{ROI} pooled by {d.downsample})"
     lines = [title]

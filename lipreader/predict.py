@@ -169,16 +169,27 @@ def _inputs(reader: Reader, frames: np.ndarray):
     return data.preprocess(np.asarray(frames), d.input_size, d.downsample, reader.device)
 
 
-def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32) -> np.ndarray:
-    """Stand-alone clips (N, T, 96, 96) uint8 -> clip logits (N, V): the mean over time."""
+def _inword(spans, n: int, rows: int):
+    """(rows, n) float 0/1 in-word channel from [first, last] spans (None: all ones)."""
+    import torch
+
+    return torch.from_numpy(data.in_word(spans if spans is not None else [None] * rows, n)).float()
+
+
+def clip_logits(reader: Reader, clips: np.ndarray, batch: int = 32, spans=None) -> np.ndarray:
+    """Stand-alone clips (N, T, 96, 96) uint8 -> clip logits (N, V): the mean over time.
+    spans: N [first, last] word frames (or None each) for a model with word boundaries."""
     import torch
 
     out = []
+    T = clips.shape[1] if clips.ndim == 4 else 0
+    inword = _inword(spans, T, len(clips))                              # (N, T)
     with torch.inference_mode():
         for i in range(0, len(clips), batch):
             x = _inputs(reader, clips[i:i + batch])                     # (B, 1, T, S, S)
             f = _features(reader, x)                                    # (B, T, D)
-            out.append(reader.model.head(f).float().mean(dim=1).cpu())  # (B, V)
+            b = inword[i:i + batch].to(f.device)
+            out.append(reader.model.head(f, b).float().mean(dim=1).cpu())  # (B, V)
     V = len(reader.vocab)
     return torch.cat(out).numpy() if out else np.zeros((0, V), np.float32)
 
@@ -246,12 +257,13 @@ def _edge_features(reader: Reader, mouth: np.ndarray, index: np.ndarray, where: 
 
 
 def window_logits(reader: Reader, mouth: np.ndarray, windows: Sequence[Sequence[int]],
-                  feats=None) -> np.ndarray:
+                  feats=None, spans=None) -> np.ndarray:
     """Windows of one video -> clip logits (W, V), the same as `clip_logits(mouth[window])`.
 
     mouth: (T, 96, 96) uint8; windows: W lists of n frame indices (a ClipPlan's `index`);
     feats: `video_features(reader, mouth)` when already computed (else computed here, only
-    for the frames the windows take from it).
+    for the frames the windows take from it); spans: W [first, last] word positions in the
+    windows (a caption word's), None for all ones (sliding windows).
     """
     import torch
 
@@ -262,6 +274,7 @@ def window_logits(reader: Reader, mouth: np.ndarray, windows: Sequence[Sequence[
     if index.ndim != 2 or index.min() < 0 or index.max() >= len(mouth):
         raise ValueError("windows must be equal-length lists of frame indices inside the video")
     ok = shareable(index)
+    inword = _inword(spans, index.shape[1], len(index))                 # (W, n)
     if feats is None:
         needed = np.zeros(len(mouth), bool)
         needed[index[ok]] = True
@@ -274,7 +287,8 @@ def window_logits(reader: Reader, mouth: np.ndarray, windows: Sequence[Sequence[
             redo = np.argwhere(~good)                                   # (m, 2)
             if len(redo):
                 f[redo[:, 0], redo[:, 1]] = _edge_features(reader, mouth, idx, redo)
-            logits = reader.model.head(f.to(reader.device))             # (w, n, V)
+            b = inword[a:a + WINDOW_BATCH].to(reader.device)
+            logits = reader.model.head(f.to(reader.device), b)          # (w, n, V)
             out.append(logits.float().mean(dim=1).cpu())                # (w, V)
     return torch.cat(out).numpy()
 

@@ -10,6 +10,7 @@ a resume and 1 more (the same losses on CPU).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -42,6 +43,7 @@ from lipreader.model import (
     sequence_loss,
 )
 from lipreader.say import quiet, say
+from lipreader.transfer import check_compatible, transfer, trunk_parameters
 
 LR_FLOOR = 0.01  # the cosine ends at this fraction of the peak rate
 
@@ -98,14 +100,14 @@ def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = 
     loss_sum = n = top1 = top5 = 0.0
     preds, labels = [], []
     with torch.no_grad():
-        for x, y in data.iterate(loader):
+        for x, y, b in data.iterate(loader):
             keep = y >= 0
             if not keep.any():
                 continue
-            x, y = x[keep], y[keep].to(device)
+            x, y, b = x[keep], y[keep].to(device), b[keep].to(device)
             inp = data.to_input(x, downsample, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(inp)                       # (B, T, V)
+                logits = model(inp, b)                    # (B, T, V)
             loss_sum += float(sequence_loss(logits, y)) * len(y)
             clip = logits.float().mean(dim=1)             # (B, V)
             h1, h5 = _topk_hits(clip, y, 5)
@@ -207,10 +209,17 @@ def _check_continued(ck: dict, model_path: Path, t: Training, given: frozenset[s
     """--arch / --backend on the command line must describe the model being continued."""
     dims = dims_of(ck, model_path)
     for key in ("arch", "backend"):
+        if key == "backend" and _staged(dims, t, given):
+            continue
         if key in given and getattr(dims, key) != getattr(t, key):
             raise ConfigError(f"--{key} {getattr(t, key)}: {model_path} is a {dims.arch} + "
                               f"{BACKEND_NAMES[dims.backend]} model; add --new to start a new model "
                               "(or --model to name another file)")
+
+
+def _staged(dims: ModelDims, t: Training, given: frozenset[str]) -> bool:
+    """--backend lstm on a temporal-convolution model: the paper's second stage."""
+    return "backend" in given and dims.backend == "tc" and t.backend == "lstm"
 
 
 def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()) -> TrainResult:
@@ -224,12 +233,16 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
         _check_continued(ck, model_path, t, given)
         dims, vocab = dims_of(ck, model_path), list(ck["vocab"])
         origin = f"continuing {model_path} (trained {ck['epoch']} epochs)"
+        if _staged(dims, t, given):
+            dims = dataclasses.replace(dims, backend="lstm")
+            origin = f"staged training: {model_path}'s front end and ResNet (trained {ck['epoch']} epochs) " \
+                     "under a new BiLSTM"
     if dims is None:
         if vocab:
             num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"
         else:
             num, where = cfg.build.words, f"no training clips in {t.folder}: assuming [build] words = {cfg.build.words}"
-        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend)
+        dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend, t.boundaries)
         origin = f"new model -> {model_path} ({where})"
     model = build_model(dims)
     text = "\n".join([describe(model), origin, f"device: {device}", "dry run: nothing trained"])
@@ -283,15 +296,16 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     if dry_run:
         return _dry_run(cfg, new, device, given)
 
-    # -- the model file: continue it, or start a new one
+    # -- the model file: continue it, or start a new one (from --init-from, or staged: a new back end)
     ck = _continued(model_path, new, force, t, given)
+    ck, init = _init_source(ck, model_path, t, given)
 
     # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
     root = Path(t.folder)
     train_cache, vocab = _training_data(root, ck, model_path, dist_info)
 
     # -- the model, the optimizer, the schedule position
-    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info)
+    m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info, init, given)
 
     # -- the batches: training clips, and the validation split with --validate
     size = data.crop_size(m.dims.input_size, m.dims.downsample)
@@ -330,6 +344,7 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
 
     # -- the end: metrics, PNGs, the summary table
     table = summary_table(run_history) if run_history else "no epochs run (--epochs 0)"
+    table += f"\nsplits: {split_by(root)}"
     if dist_info.main and run_history:
         write_json(files["metrics"], m.history)
         confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
@@ -338,6 +353,20 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     distributed.finish(dist_info)
     return TrainResult(model_path, epoch=m.start_epoch + len(run_history), history=run_history, best_top1=m.best,
                        dims=m.dims, vocab=vocab, summary=table)
+
+
+def split_by(root: Path) -> str:
+    """How the dataset's splits were made, from its plan.json (build-dataset --split-by)."""
+    import json
+
+    try:
+        plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+        by = plan["settings"].get("split_by", "video")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "unknown (no readable plan.json in the dataset)"
+    return {"video": "by video (a speaker may be in several splits)",
+            "channel": "by channel (no channel in two splits)",
+            "uploader": "by uploader (no uploader in two splits)"}.get(by, f"by {by}")
 
 
 def _continued(model_path: Path, new: bool, force: bool, t: Training, given: frozenset[str]) -> dict | None:
@@ -352,6 +381,25 @@ def _continued(model_path: Path, new: bool, force: bool, t: Training, given: fro
     ck = load_checkpoint(model_path)
     _check_continued(ck, model_path, t, given)
     return ck
+
+
+def _init_source(ck: dict | None, model_path: Path, t: Training,
+                 given: frozenset[str]) -> tuple[dict | None, tuple[dict, Path] | None]:
+    """(the checkpoint to continue, the checkpoint a new model starts from): --init-from FILE, or
+    the model being continued when --backend names another back end (staged training)."""
+    if ck is not None and _staged(dims_of(ck, model_path), t, given):
+        say(f"staged training: {model_path}'s front end and ResNet start a new {BACKEND_NAMES[t.backend]} "
+            f"back end (its TC back end is replaced; the schedule starts again)")
+        return None, (ck, model_path)
+    if not t.init_from:
+        return ck, None
+    if ck is not None:
+        if "init_from" in given:
+            raise ConfigError(f"--init-from {t.init_from}: {model_path} already exists and would be continued; "
+                              "add --new --force to replace it, or --model to name a new file")
+        return ck, None
+    source = Path(t.init_from)
+    return None, (load_checkpoint(source), source)
 
 
 def _training_data(root: Path, ck: dict | None, model_path: Path,
@@ -380,9 +428,25 @@ def _training_data(root: Path, ck: dict | None, model_path: Path,
     return train_cache, vocab
 
 
+def _new_dims(t: Training, vocab: list[str], frames: int, init: tuple[dict, Path] | None,
+              given: frozenset[str]) -> ModelDims:
+    """A new model's dimensions; one started from another takes its arch, input size and (unless
+    --backend names one) its back end."""
+    if init is None:
+        return ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend, t.boundaries)
+    src = dims_of(*init)
+    arch = t.arch if "arch" in given else src.arch
+    backend = t.backend if "backend" in given else src.backend
+    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend, t.boundaries)
+    check_compatible(src, dims, init[1])
+    return dims
+
+
 def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str], frames: int,
-                 device, dist_info: Dist) -> _Model:
-    """The model on `device` (continued or new, seeded), its optimizer, the schedule position."""
+                 device, dist_info: Dist, init: tuple[dict, Path] | None = None,
+                 given: frozenset[str] = frozenset()) -> _Model:
+    """The model on `device` (continued, or new: seeded, or started from `init`), its optimizer,
+    the schedule position."""
     import torch
 
     t = cfg.training
@@ -391,10 +455,15 @@ def _setup_model(cfg: Config, ck: dict | None, model_path: Path, vocab: list[str
         if (dims.arch, dims.backend) != (t.arch, t.backend):
             say(f"note: continuing a {dims.arch}/{dims.backend} model ([training] arch {t.arch} and "
                 f"backend {t.backend} apply to --new)")
+        if dims.boundaries != t.boundaries:
+            say(f"note: continuing a model {'with' if dims.boundaries else 'without'} word boundaries "
+                "([training] boundaries applies to --new)")
     else:
-        dims = ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend)
+        dims = _new_dims(t, vocab, frames, init, given)
         torch.manual_seed(cfg.general.seed)
         model = build_model(dims)
+        if init is not None:
+            say(transfer(model, vocab, init[0], init[1]).note(dims))
     raw = model.to(device)
     use_cuda = device.type == "cuda"
     if use_cuda:
@@ -435,27 +504,37 @@ def _validation_data(cfg: Config, root: Path, train_cache: data.ClipCache, vocab
 
 
 def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, device,
-                 dist_info: Dist) -> dict:
-    """One pass over the training batches; advances `m.step`. -> the epoch's metrics."""
+                 dist_info: Dist, amp: bool | None = None) -> dict:
+    """One pass over the training batches; advances `m.step`. -> the epoch's metrics.
+    `amp`: bf16 autocast (default: on CUDA only)."""
     import torch
 
     use_cuda = device.type == "cuda"
+    amp = use_cuda if amp is None else amp
     steps_per_epoch = len(loader)
     m.net.train()
+    frozen = trunk_parameters(m.raw) if epoch < t.freeze_frontend else []
+    if frozen:
+        m.raw.frontend.eval()  # batch-norm statistics stay too
+        m.raw.resnet.eval()
     loader.set_epoch(epoch)
     t0 = time.perf_counter()
     loss_sum = n = top1 = top5 = 0.0
-    for b, (x, y) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
+    for b, (x, y, inword) in enumerate(data.iterate(loader, t.workers, pin_memory=use_cuda)):
         lr = lr_at(m.step, steps_per_epoch, t)
         for g in m.optimizer.param_groups:
             g["lr"] = lr
         inp = data.to_input(x, m.dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
         y = y.to(device, non_blocking=use_cuda)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_cuda):
-            logits = m.net(inp)                                                   # (B, T, V)
+        inword = inword.to(device, non_blocking=use_cuda)                         # (B, T)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = m.net(inp, inword)                                           # (B, T, V)
         loss = sequence_loss(logits, y, t.label_smoothing)
         m.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if frozen:
+            for p in frozen:
+                p.grad = None  # the optimizer leaves a parameter without a gradient as it is
         m.optimizer.step()
         m.step += 1
         with torch.no_grad():

@@ -168,6 +168,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         planned.append(planstage.video_clips(s, decided, kept, limits, dataset))
     records: list[ClipRecord] = [rec for v in planned for rec, _ in v.clips]
     drops: Counter[str] = sum((v.drops for v in planned), Counter())
+    caption_drops: Counter[str] = sum((v.caption_drops for v in planned), Counter())
 
     # 4. clips
     out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +177,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
-                          sum(v.seconds for v in planned), decided.vocabulary)
+                          sum(v.seconds for v in planned), decided.vocabulary, caption_drops)
     st = rep.stats
 
     # 6. pack the clips for training

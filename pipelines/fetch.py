@@ -216,8 +216,15 @@ def _caption_words(info: dict[str, Any]) -> str:
     c = info.get("captions")
     if not c:
         return f"NO CAPTIONS ({info.get('captions_note') or 'none offered'}): kept, build-dataset will skip it"
-    kind = "automatic" if c.get("automatic") else "manual"
-    return f"captions {c['lang']} {c['format']} ({kind})"
+    if c.get("automatic"):
+        return f"captions {c['lang']} {c['format']} (automatic)"
+    if info.get("captions_timing"):
+        return f"captions {c['lang']} {c['format']} (manual, timed by the automatic ones)"
+    if "captions_timing_note" not in info:   # a local file's captions: their times tell
+        return f"captions {c['lang']} {c['format']} (manual)"
+    why = info.get("captions_timing_note") or "no automatic captions for word times"
+    return (f"captions {c['lang']} {c['format']} (manual; {why}: cue-estimated times, "
+            "build-dataset uses them only with --allow-estimated)")
 
 
 def _write_mark(folder: Path, mark: dict[str, Any] | None) -> None:

@@ -6,8 +6,9 @@ the same code as `build-dataset`: words.json from its captions, track.npz + mout
 builder.tracking, windows from builder.clips.plan_clip (pipelines/windows.py). Then:
   captions   one window per caption word; predicted versus caption word, word accuracy and a
              transcript alignment (substitutions, deletions, insertions)
-  sliding    no captions (or --captions none): a window every `stride` frames, skipping those
-             where the mouth stays closed; neighbours that agree are merged into one word
+  sliding    no captions, captions that time only whole cues, or --captions none: a window
+             every `stride` frames, skipping those where the mouth stays closed; neighbours
+             that agree are merged into one word
 A folder of clips (dataset/<word>/predict/ or any folder of 96x96 mp4 clips) gives one
 prediction per clip, in time order where sidecars or names give it, with accuracy where the
 folder (or the sidecar) names the true word. The report and its formats are pipelines/report.py;
@@ -28,6 +29,7 @@ import click
 import numpy as np
 
 from builder import clips as clipmod
+from builder.align import align
 from builder.layout import DatasetDir, VideoDir
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
@@ -38,7 +40,7 @@ from lipreader.errors import InputError, SkipVideo
 from lipreader.predict import Reader
 from lipreader.progress import Progress
 from pipelines import settings
-from pipelines.report import ReadItem, ReadReport, align, render
+from pipelines.report import ReadItem, ReadReport, render
 from pipelines.windows import NO_SPEECH, caption_windows, merge_runs, seconds, sliding_windows
 
 UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
@@ -78,10 +80,18 @@ def _track_error(source: str, reason: str, detail: str, frames: int) -> InputErr
     return InputError(f"{source}: cannot read the video: {reason}" + (f" ({detail})" if detail else ""))
 
 
-def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.ClipPlan]) -> np.ndarray:
+def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.ClipPlan],
+                 spans: bool = False) -> np.ndarray:
+    """Probabilities per window; `spans`: the plans' word frames feed a model's in-word channel
+    (caption words), else it is all ones (sliding windows)."""
     from lipreader.predict import softmax, window_logits
 
-    return softmax(window_logits(reader, mouth, [p.index for p in plans]))
+    inword = [(p.word_start_frame, p.word_end_frame) for p in plans] if spans else None
+    return softmax(window_logits(reader, mouth, [p.index for p in plans], spans=inword))
+
+
+CUE_TIMES_ONLY = ("the captions time whole cues, not words (manual captions without automatic "
+                  "ones): sliding windows instead, the transcript still compared")
 
 
 def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions: str = "auto"
@@ -108,12 +118,16 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     limits = settings.limits(cfg, n)
     vocab = set(reader.vocab)
     words = state.words
+    note = ""
+    if words and captions == "auto" and not limits.allow_estimated \
+            and all(w.estimated for w in words):
+        note = CUE_TIMES_ONLY
     t0 = time.perf_counter()
-    if words and captions == "auto":
+    if words and captions == "auto" and not note:
         mode = "captions"
         plans = caption_windows(words, track, limits)
         good = [p for p in plans if not isinstance(p, str)]
-        probs = _predictions(reader, mouth, good)
+        probs = _predictions(reader, mouth, good, spans=True)
         preds = iter(top_k(probs, reader.vocab, k))
         items = []
         for w, p in zip(words, plans, strict=True):
@@ -143,7 +157,8 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if words:
         alignment = align([w.text for w in words], [i.prediction.word for i in items if i.prediction])
     return ReadReport(source, mode, reader.describe(), items, k, seconds=T / FPS,
-                      skipped=dict(skipped), alignment=alignment, timings=timings, video=vd.root)
+                      skipped=dict(skipped), alignment=alignment, timings=timings, video=vd.root,
+                      note=note)
 
 
 # ---------------------------------------------------------------- a folder of clips
@@ -167,6 +182,14 @@ def _sidecar(clip: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return rec if isinstance(rec, dict) else {}
+
+
+def _sidecar_span(sidecar: dict, frames: int) -> tuple[int, int] | None:
+    """The word's first and last frame in a clip from its sidecar, or None (the whole clip)."""
+    a, b = sidecar.get("word_start_frame"), sidecar.get("word_end_frame")
+    if isinstance(a, int) and isinstance(b, int) and 0 <= a <= b < frames:
+        return a, b
+    return None
 
 
 def clip_order(clip: Path, sidecar: dict) -> tuple:
@@ -226,7 +249,8 @@ def read_folder(cfg: Config, reader: Reader, folder: Path, batch: int = 32) -> R
             preds = {}
             if good:
                 t1 = time.perf_counter()
-                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good])))
+                spans = [_sidecar_span(sidecars[c], reader.frames) for c in good]
+                probs = softmax(clip_logits(reader, np.stack([loaded[c] for c in good]), spans=spans))
                 model_s += time.perf_counter() - t1
                 preds = dict(zip(good, top_k(probs, reader.vocab, cfg.prediction.top_k), strict=True))
             for c in part:

@@ -6,12 +6,10 @@ Formats: table (for people), json (one object a line and a summary), csv, srt an
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from builder.align import Alignment
 from lipreader.config import FORMATS
 from lipreader.constants import WORD_SECONDS
 from lipreader.errors import InputError
@@ -39,36 +37,6 @@ class ReadItem:
         return self.prediction.word == self.truth
 
 
-@dataclass(frozen=True)
-class Alignment:
-    """Edit-distance alignment of a predicted word sequence against a reference (the captions).
-
-    ops: ("=" | "S" | "D" | "I", reference word or None, predicted word or None), in order.
-    """
-
-    ops: tuple[tuple[str, str | None, str | None], ...]
-
-    def count(self, op: str) -> int:
-        return sum(o[0] == op for o in self.ops)
-
-    @property
-    def reference(self) -> int:
-        return sum(o[0] != "I" for o in self.ops)
-
-    @property
-    def errors(self) -> int:
-        return sum(o[0] != "=" for o in self.ops)
-
-    @property
-    def wer(self) -> float:
-        return self.errors / max(1, self.reference)
-
-    def summary(self) -> dict:
-        return {"reference": self.reference, "matches": self.count("="),
-                "substitutions": self.count("S"), "deletions": self.count("D"),
-                "insertions": self.count("I"), "wer": round(self.wer, 4)}
-
-
 @dataclass
 class ReadReport:
     source: str
@@ -82,6 +50,7 @@ class ReadReport:
     timings: dict[str, float] = field(default_factory=dict)
     video: Path | None = None
     text: str = ""
+    note: str = ""                      # why the mode is not the one the captions suggest
 
     @property
     def scored(self) -> list[ReadItem]:
@@ -100,83 +69,11 @@ class ReadReport:
                "accuracy": None if self.accuracy is None else round(self.accuracy, 4),
                "skipped": dict(self.skipped), "seconds": round(self.seconds, 3),
                "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+        if self.note:
+            out["note"] = self.note
         if self.alignment is not None:
             out["transcript"] = self.alignment.summary()
         return out
-
-
-# ---------------------------------------------------------------- transcript alignment
-
-ALIGN_CELLS = 4_000_000  # alignments up to this many cells keep the whole cost matrix (16 MB)
-
-Op = tuple[str, str | None, str | None]
-
-
-def align(reference: Sequence[str], predicted: Sequence[str]) -> Alignment:
-    """Levenshtein alignment (unit costs) with its operations, matches preferred on ties.
-
-    Memory grows with the longer sequence only: above ALIGN_CELLS cells the reference is halved
-    where an optimal path crosses its middle (Hirschberg), and the halves are aligned apart.
-    """
-    index: dict[str, int] = {}
-    ref = np.array([index.setdefault(w, len(index)) for w in reference], np.int64)
-    hyp = np.array([index.setdefault(w, len(index)) for w in predicted], np.int64)
-    ops: list[Op] = []
-    _align(ref, hyp, list(reference), list(predicted), ops)
-    return Alignment(tuple(ops))
-
-
-def _cost_row(prev: np.ndarray, word: int, hyp: np.ndarray) -> np.ndarray:
-    """The next row of the edit-distance table, from the row above it and the reference word."""
-    best = np.empty_like(prev)
-    best[0] = prev[0] + 1
-    np.minimum(prev[:-1] + (hyp != word), prev[1:] + 1, out=best[1:])
-    steps = np.arange(len(prev), dtype=prev.dtype)
-    return np.minimum.accumulate(best - steps) + steps
-
-
-def _last_row(ref: np.ndarray, hyp: np.ndarray) -> np.ndarray:
-    row = np.arange(len(hyp) + 1, dtype=np.int32)
-    for word in ref:
-        row = _cost_row(row, word, hyp)
-    return row
-
-
-def _align(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str],
-           ops: list[Op]) -> None:
-    n, m = len(ref), len(hyp)
-    if (n + 1) * (m + 1) <= ALIGN_CELLS or n <= 1 or m == 0:
-        ops += _align_table(ref, hyp, ref_words, hyp_words)
-        return
-    mid = n // 2
-    ahead = _last_row(ref[:mid], hyp)
-    behind = _last_row(ref[mid:][::-1], hyp[::-1])[::-1]
-    j = int(np.argmin(ahead + behind))
-    _align(ref[:mid], hyp[:j], ref_words[:mid], hyp_words[:j], ops)
-    _align(ref[mid:], hyp[j:], ref_words[mid:], hyp_words[j:], ops)
-
-
-def _align_table(ref: np.ndarray, hyp: np.ndarray, ref_words: list[str], hyp_words: list[str]
-                 ) -> list[Op]:
-    """The whole cost table, then the path back from the end: diagonal first, then deletion."""
-    n, m = len(ref), len(hyp)
-    cost = np.empty((n + 1, m + 1), np.int32)
-    cost[0] = np.arange(m + 1)
-    for i in range(1, n + 1):
-        cost[i] = _cost_row(cost[i - 1], ref[i - 1], hyp)
-    ops: list[Op] = []
-    i, j = n, m
-    while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
-            ops.append(("=" if ref[i - 1] == hyp[j - 1] else "S", ref_words[i - 1], hyp_words[j - 1]))
-            i, j = i - 1, j - 1
-        elif i and cost[i, j] == cost[i - 1, j] + 1:
-            ops.append(("D", ref_words[i - 1], None))
-            i -= 1
-        else:
-            ops.append(("I", None, hyp_words[j - 1]))
-            j -= 1
-    return ops[::-1]
 
 
 # ---------------------------------------------------------------- output formats
@@ -212,7 +109,7 @@ def format_table(r: ReadReport) -> str:
 
 
 def _summary_lines(r: ReadReport) -> list[str]:
-    lines = []
+    lines = [f"note: {r.note}"] if r.note else []
     s = r.scored
     what = {"captions": "in-vocabulary caption words", "folder": "clips of labelled words",
             "sliding": ""}[r.mode]

@@ -27,7 +27,8 @@ def plan(cfg: Config, output: str) -> PlanSettings:
     return PlanSettings(words=b.words, vocab=b.vocab, min_count=b.min_count, min_length=b.min_length,
                         stopwords=b.stopwords, allow_estimated=b.allow_estimated,
                         max_per_word=b.max_per_word, splits=tuple(b.splits), frames=b.frames,
-                        padding=b.padding, output="train" if output == "train" else cfg.prediction.folder)
+                        padding=b.padding, output="train" if output == "train" else cfg.prediction.folder,
+                        split_by=b.split_by)
 
 
 def track(cfg: Config) -> TrackSettings:

@@ -51,8 +51,13 @@ def toy_clip(word: str, rng: np.random.Generator, T: int = TOY_FRAMES) -> np.nda
     The toy words are a bright blob that moves up, moves down, grows or shrinks: every single
     frame could belong to either class of a pair, so only motion over time tells them apart."""
     s = np.linspace(0.0, 1.0, T)
-    cx = rng.uniform(34, 62)
-    if word in ("up", "down"):
+    cx = np.full(T, rng.uniform(34, 62))
+    if word in ("left", "right"):  # more words for datasets that share some with TOY_WORDS
+        a, b = rng.uniform(64, 72), rng.uniform(24, 32)
+        cx = a + (b - a) * (s if word == "left" else 1 - s)
+        cy = np.full(T, rng.uniform(40, 56))
+        r = np.full(T, rng.uniform(9, 13))
+    elif word in ("up", "down"):
         a, b = rng.uniform(64, 72), rng.uniform(24, 32)
         cy = a + (b - a) * (s if word == "up" else 1 - s)
         r = np.full(T, rng.uniform(9, 13))
@@ -63,7 +68,7 @@ def toy_clip(word: str, rng: np.random.Generator, T: int = TOY_FRAMES) -> np.nda
     yy, xx = np.mgrid[0:96, 0:96]
     frames = []
     for t in range(T):
-        d = np.hypot(yy - cy[t], xx - cx)
+        d = np.hypot(yy - cy[t], xx - cx[t])
         disc = np.clip(r[t] + 1.5 - d, 0, 1.5) / 1.5
         img = 70 + 140 * disc + rng.normal(0, 8, (96, 96))
         frames.append(np.clip(img, 0, 255).astype(np.uint8))

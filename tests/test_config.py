@@ -108,6 +108,26 @@ def test_flags_are_checked_against_the_same_ranges():
     assert str(e.value) == "--top-k: [prediction] top_k must be at least 1, got 0"
 
 
+LANG_RULE = ("must be a language code (en, de, pt-BR) of a language written with spaces between "
+             "words: labels are the words between spaces, so Chinese, Japanese, Thai, Lao, Khmer, "
+             "Burmese and Tibetan captions cannot be used")
+
+
+def test_lang_is_a_language_written_with_spaces():
+    for lang in ("de", "fr", "pt-BR", "es-419", "ru", "ar", "hi"):
+        assert Config().override("fetch", lang=lang).fetch.lang == lang
+    for lang in ("ja", "zh-Hans", "th", "en us"):
+        with pytest.raises(ConfigError) as e:
+            Config().override("fetch", lang=lang)
+        assert str(e.value) == f"--lang: [fetch] lang {LANG_RULE}, got {lang!r}"
+
+
+def test_an_unspaced_language_is_one_line_before_fetching(in_tmp):
+    res = CliRunner().invoke(cli, ["fetch", "--lang", "ja", "https://example.invalid/v"])
+    assert res.exit_code == 1
+    assert res.output.splitlines() == [f"Error: --lang: [fetch] lang {LANG_RULE}, got 'ja'"]
+
+
 def test_a_bad_mesh_every_is_one_line_before_anything_runs(in_tmp):
     (in_tmp / "options.toml").write_text("[build]\nmesh_every = 0\n")
     res = CliRunner().invoke(cli, ["build-dataset"])

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -273,7 +274,6 @@ def fake_youtube(monkeypatch, base):
 
 @pytest.mark.parametrize("subtitles, automatic, expect", [
     (None, {"en": "auto"}, ("json3", True, "auto")),                    # automatic when no manual
-    ({"en": "manual"}, {"en": "auto"}, ("json3", False, "manual")),     # manual when both
     ({"en-GB": "manual"}, None, ("json3", False, "manual")),             # a regional variant
     (None, {"en": "transl", "en-orig": "auto"}, ("json3", True, "auto")),  # the original track
 ])
@@ -288,6 +288,63 @@ def test_youtube_caption_choice(cfg, site, fake_youtube, subtitles, automatic, e
     info = info_of(vd)
     assert (info["captions"]["format"], info["captions"]["automatic"]) == (ext, auto)
     assert (info["extractor"], info["channel"], info["webpage_url"]) == ("youtube", "Talks", YT_URL)
+
+
+MANUAL_TEXT = json.dumps({"events": [{"tStartMs": 0, "dDurationMs": 1000,
+                                         "segs": [{"utf8": "Auto, words!"}]}]})
+
+
+def _plans(vd: VideoDir, allow_estimated: bool = False) -> list:
+    """The clips the video's words give on a face seen in every frame (2 s at 25 fps)."""
+    from builder.clips import Limits, TrackView, plan_clip
+    from builder.stages import words as wordstage
+    frames = 50
+    track = TrackView(usable=np.ones(frames, bool), face_width=np.full(frames, 100.0),
+                      yaw=np.zeros(frames), segment=np.zeros(frames, int))
+    limits = Limits(frames=9, padding=4, min_face_fraction=0.5, min_face_size=10, max_yaw=45,
+                    allow_estimated=allow_estimated)
+    plans = [plan_clip(w, track, limits) for w in wordstage.run(vd).words]
+    return [p if isinstance(p, str) else (p.word, p.first, p.word_start_frame, p.word_end_frame)
+            for p in plans]
+
+
+@pytest.mark.parametrize("automatic", [{"en": "auto"}, {"en": "transl", "en-orig": "auto"}])
+def test_youtube_manual_captions_come_with_the_automatic_ones(cfg, site, fake_youtube, automatic,
+                                                              tmp_path):
+    (site / "mtext.json3").write_text(MANUAL_TEXT)
+    fake_youtube(subtitles={"en": "mtext"}, automatic=automatic)
+    fetch.run(cfg, [YT_URL])
+    vd = folders(cfg)[YT_ID]
+    assert [p.name for p in vd.captions()] == ["captions.en.json3", "captions.en.auto.json3"]
+    assert vd.caption("en", "json3").read_text() == MANUAL_TEXT
+    assert vd.caption("en", "json3", True).read_text() == (site / "auto.json3").read_text()
+    info = info_of(vd)
+    assert info["captions"]["automatic"] is False
+    assert info["captions_timing"] == {"lang": "en", "site_lang": "en-orig" if "en-orig" in automatic
+                                       else "en", "format": "json3", "automatic": True,
+                                       "file": "captions.en.auto.json3"}
+    # the same clips as the automatic captions alone give, with the manual text
+    fake_youtube(automatic=automatic)
+    auto_only = cfg.override("general", videos=str(tmp_path / "auto-only"))
+    fetch.run(auto_only, [YT_URL])
+    plans = _plans(folders(auto_only)[YT_ID])
+    assert _plans(vd) == plans == [("auto", 2, -2, 10), ("words", 14, -2, 10)]
+
+
+def test_youtube_manual_captions_alone_give_clips_only_when_estimates_are_allowed(
+        cfg, site, fake_youtube, capsys):
+    (site / "mtext.json3").write_text(MANUAL_TEXT)
+    fake_youtube(subtitles={"en": "mtext"})
+    fetch.run(cfg, [YT_URL])
+    vd = folders(cfg)[YT_ID]
+    assert [p.name for p in vd.captions()] == ["captions.en.json3"]
+    info = info_of(vd)
+    assert info["captions_timing"] is None
+    assert info["captions_timing_note"] == "no automatic captions for word times"
+    assert ("captions en json3 (manual; no automatic captions for word times: cue-estimated times, "
+            "build-dataset uses them only with --allow-estimated)") in capsys.readouterr().out
+    assert _plans(vd) == ["cue-estimated timing", "cue-estimated timing"]
+    assert [p[0] for p in _plans(vd, allow_estimated=True)] == ["auto", "words"]
 
 
 def test_youtube_machine_translated_captions_are_not_taken(cfg, fake_youtube):
@@ -459,7 +516,15 @@ def test_choose_captions():
 def test_license_and_helpers():
     yt_cc = "Creative Commons Attribution license (reuse allowed)"
     assert download.license_matches("cc-by", yt_cc)
-    assert download.license_matches("CC BY", "CC BY-SA 4.0")
+    assert download.license_matches("CC BY", "CC BY 4.0")
+    for other in ("CC BY-SA 4.0", "CC BY-NC 4.0", "CC BY-ND 3.0",
+                  "Creative Commons Attribution-NonCommercial-ShareAlike 4.0 International"):
+        assert not download.license_matches("cc-by", other), other
+    assert download.license_matches("cc-by-sa", "CC BY-SA 4.0")
+    assert download.license_matches("cc-by-nc-sa", "Creative Commons Attribution-NonCommercial-"
+                                                   "ShareAlike 4.0 International")
+    assert download.license_matches("public domain", "Public Domain Mark 1.0")
+    assert not download.license_matches("cc-by", "Standard YouTube License")
     assert not download.license_matches("cc-by-sa", yt_cc)
     assert not download.license_matches("cc-by", None)
     assert download.format_spec(720).startswith("bv*[height<=?720][ext=mp4]+ba[ext=m4a]/")

@@ -12,6 +12,7 @@ import copy
 import csv
 import io
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -195,6 +196,34 @@ def test_sliding_windows_find_the_spoken_words_in_order(read_cfg, trained, input
     assert matched >= 0.85 * reference
     assert silent >= 1  # long pauses and the closed mouth at the ends are skipped
     assert inserted <= 0.3 * reference
+
+
+def _vtt_stamp(t: float) -> str:
+    ms = int(round(t * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def test_cue_level_captions_fall_back_to_sliding_windows(read_cfg, trained, caption_reads):
+    """Manual captions alone time whole cues: read says so and reads sliding windows, and the
+    transcript is still compared."""
+    n = trained.seen_videos[0]
+    corpus, to = trained.root / "corpus", trained.root / "manual-inputs"
+    to.mkdir(exist_ok=True)
+    shutil.copyfile(corpus / n / "video.mp4", to / f"{n}-manual.mp4")
+    spoken = [w for w in json.loads((corpus / n / "truth.json").read_text())["words"]
+              if not w["filler"]]
+    cues = [spoken[k:k + 4] for k in range(0, len(spoken), 4)]
+    (to / f"{n}-manual.en.vtt").write_text("WEBVTT\n\n" + "\n".join(
+        f"{_vtt_stamp(c[0]['start'])} --> {_vtt_stamp(c[-1]['end'])}\n"
+        f"{' '.join(w['word'] for w in c).capitalize()}.\n" for c in cues))
+    r = read.run(read_cfg.override("prediction", format="json"), str(to / f"{n}-manual.mp4"),
+                 out=trained.root / "manual.jsonl")
+    assert (r.mode, r.note) == ("sliding", read.CUE_TIMES_ONLY)
+    assert r.alignment is not None and r.alignment.reference == len(spoken)
+    assert r.alignment.count("=") >= 0.85 * len(spoken)
+    assert f"note: {read.CUE_TIMES_ONLY}" in report.format_table(r)
+    summary = json.loads((trained.root / "manual.jsonl").read_text().splitlines()[-1])
+    assert summary["note"] == read.CUE_TIMES_ONLY
 
 
 def test_shared_features_equal_per_window_logits_on_a_real_track(read_cfg, trained, caption_reads):

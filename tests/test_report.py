@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines import report
+from builder import align as builder_align
 
 
 def test_alignment_counts_insertions_deletions_substitutions():
-    a = report.align("we think people talk about money".split(), "we uh think people about money".split())
+    a = builder_align.align("we think people talk about money".split(), "we uh think people about money".split())
     assert a.ops == (("=", "we", "we"), ("I", None, "uh"), ("=", "think", "think"),
                      ("=", "people", "people"), ("D", "talk", None), ("=", "about", "about"),
                      ("=", "money", "money"))
     assert a.summary() == {"reference": 6, "matches": 5, "substitutions": 0, "deletions": 1,
                            "insertions": 1, "wer": pytest.approx(1 / 3, abs=1e-4)}
-    b = report.align(["a", "b", "c"], ["a", "x", "c"])
+    b = builder_align.align(["a", "b", "c"], ["a", "x", "c"])
     assert b.ops == (("=", "a", "a"), ("S", "b", "x"), ("=", "c", "c")) and b.wer == pytest.approx(1 / 3)
-    assert report.align([], ["a"]).ops == (("I", None, "a"),)
-    assert report.align(["a"], []).summary()["deletions"] == 1
+    assert builder_align.align([], ["a"]).ops == (("I", None, "a"),)
+    assert builder_align.align(["a"], []).summary()["deletions"] == 1
 
 
 def _align_full_table(reference, predicted):
@@ -52,15 +52,15 @@ def test_alignment_matches_the_whole_table_alignment():
     rng = np.random.default_rng(7)
     for _ in range(60):
         ref, hyp = _random_words(rng, rng.integers(0, 25)), _random_words(rng, rng.integers(0, 25))
-        assert report.align(ref, hyp).ops == _align_full_table(ref, hyp)[0]
+        assert builder_align.align(ref, hyp).ops == _align_full_table(ref, hyp)[0]
 
 
 def test_alignment_split_in_halves_is_still_optimal(monkeypatch):
-    monkeypatch.setattr(report, "ALIGN_CELLS", 20)  # every sequence here is split, down to a few words
+    monkeypatch.setattr(builder_align, "ALIGN_CELLS", 20)  # every sequence here is split, down to a few words
     rng = np.random.default_rng(11)
     for _ in range(60):
         ref, hyp = _random_words(rng, rng.integers(0, 40)), _random_words(rng, rng.integers(0, 40))
-        a = report.align(ref, hyp)
+        a = builder_align.align(ref, hyp)
         assert [o[1] for o in a.ops if o[0] != "I"] == ref
         assert [o[2] for o in a.ops if o[0] != "D"] == hyp
         assert all((o[0] == "=") == (o[1] == o[2]) for o in a.ops if o[0] in "=S")
@@ -75,7 +75,7 @@ def test_alignment_of_long_transcripts_needs_little_memory():
     hyp = [w for k, w in enumerate(ref) if k % 40] + ["extra"] * 50  # 150 deleted, 50 inserted
     tracemalloc.start()
     try:
-        a = report.align(ref, hyp)
+        a = builder_align.align(ref, hyp)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -25,4 +25,9 @@ def test_report_writes_the_manifest_stats_and_a_contact_sheet(tmp_path):
     assert got.stats["clips_per_word"] == {"hi": {"train": 2, "val": 1}, "yo": {}}
     assert got.stats["dropped"] == {"face too small": 2} and got.stats["hours"] == round(60 / 3600, 4)
     assert got.contact_sheet == dataset.contact_sheet and dataset.contact_sheet.stat().st_size > 100
+    assert got.stats["caption_tokens_dropped"] == {}
     assert report.run(dataset, [], Counter(), Counter(), 0, 0.0, []).contact_sheet is None
+    apart = report.run(dataset, recs, Counter({"face too small": 2}), Counter(), 1, 60.0, ["hi"],
+                       Counter({"non-speech": 3, "speaker mark": 1})).stats
+    assert apart["dropped"] == {"face too small": 2}
+    assert apart["caption_tokens_dropped"] == {"non-speech": 3, "speaker mark": 1}

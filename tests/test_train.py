@@ -60,7 +60,8 @@ def test_small_model_learns_motion_words(trained):
         assert (out / name).stat().st_size > 0, name
     lines = (out / "accuracy.txt").read_text().splitlines()
     assert len(lines) == 14 and "\tval\t" in lines[-1] and "epoch 14" in lines[-1]
-    assert "val_top1" in result.summary and len(result.summary.splitlines()) == 15
+    assert "val_top1" in result.summary and len(result.summary.splitlines()) == 16
+    assert result.summary.splitlines()[-1] == "splits: unknown (no readable plan.json in the dataset)"
 
 
 def test_load_model_gives_the_sorted_vocabulary(trained, toy):
@@ -118,7 +119,7 @@ def test_augmentation_in_training_only(toy):
     clips = np.asarray(cache.clips)
     centre = clips[:, :, 4:92, 4:92]
     val = data.ClipLoader(cache, labels, 8, 88, train=False)
-    x, y = next(iter(val))
+    x, y, _ = next(iter(val))
     assert np.array_equal(x, centre[:8]) and np.array_equal(y, labels[:8])
     train = data.ClipLoader(cache, labels, 8, 88, train=True, time_mask=3, seed=0)
     idx = train.batches()[0]

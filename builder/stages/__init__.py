@@ -2,11 +2,11 @@
 
   words   <video>/captions.* -> <video>/words.json                        words.run(video folder)
   plan    every video's words -> dataset/plan.json (vocabulary, splits),  plan.run(dataset, states, PlanSettings)
-          then per video which clips, or why not                          plan.video_clips(state, ...)
   track   <video>/video.mp4 -> <video>/track.npz + mouth.npy              track.run(video folder, TrackSettings)
-  clips   mouth.npy -> dataset/<word>/<split>/<id>_<ms>.mp4 + .json       clips.run(dataset, [VideoClips])
-  pack    dataset clips -> dataset/.cache/<split>.npy (uint8, for training) pack.run(dataset folder, split)
+  plan    then, per video, which clips or why not                         plan.video_clips(state, ...)
+  clips   mouth.npy -> dataset/<word>/<split>/<id>_<ms>.mp4 + .json       clips.write(Job)
   report  dataset/manifest.jsonl, stats.json, contact_sheet.png           report.run(dataset, records, ...)
+  pack    dataset clips -> dataset/.cache/<split>.npy (uint8, for training) pack.run(dataset folder, split)
 
 Each takes a folder (one video's, or the dataset's) and a small settings value of its own (plain
 values: builder never reads options.toml; pipelines builds the settings from the config) and

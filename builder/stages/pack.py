@@ -1,8 +1,8 @@
-"""Stage 7, pack: a split's clips -> dataset/.cache/<split>.npy, the uint8 array training maps.
+"""Stage 6, pack: a split's clips -> dataset/.cache/<split>.npy, the uint8 array training maps.
 
 Training never decodes mp4: each split is decoded once here into a (N, T, 96, 96) uint8 array,
 with <split>.json beside it (clip paths, words, a fingerprint of the clip list, the clips left
-out and why). lipreader.data decides whether a cache is current (`open_cache`); a current one is
+out and why, the word's first and last frame in each clip). lipreader.data decides whether a cache is current (`open_cache`); a current one is
 not packed again, a changed dataset, or a cut-short array, is.
 """
 
@@ -73,6 +73,18 @@ def _clip_frames(ref: data.ClipRef) -> int | None:
         return None
 
 
+def _clip_span(ref: data.ClipRef, frames: int) -> list[int] | None:
+    """[first, last] frame of the word inside the clip from its sidecar, or None (not recorded)."""
+    try:
+        sc = json.loads(DatasetDir.sidecar(ref.path).read_text(encoding="utf-8"))
+        a, b = sc["word_start_frame"], sc["word_end_frame"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b < frames):
+        return None
+    return [a, b]
+
+
 def pack(clips: list[data.ClipRef], array_path: Path, meta_path: Path, fp: str,
          settings: PackSettings = PackSettings()) -> dict:
     """Decode `clips` into `array_path` (N, T, 96, 96) uint8, atomically; return the metadata
@@ -111,4 +123,5 @@ def pack(clips: list[data.ClipRef], array_path: Path, meta_path: Path, fp: str,
             out.flush()
             del out
     return {"version": data.CACHE_VERSION, "split": clips[0].split, "fingerprint": fp, "frames": T or 0,
-            "words": [r.word for r in kept], "paths": [r.rel for r in kept], "skipped": skipped}
+            "words": [r.word for r in kept], "paths": [r.rel for r in kept], "skipped": skipped,
+            "spans": [_clip_span(r, T) for r in kept]}

@@ -26,7 +26,7 @@ from builder import dataset as ds
 from builder import sync as syncmod
 from builder.layout import DatasetDir
 from builder.stages import sync as syncstage
-from builder.stages.state import VideoState
+from builder.stages.state import VideoState, read_record
 from builder.stages.track import load_opening, load_view
 from builder.stages.words import BEFORE_PLAN
 from lipreader import atomic
@@ -64,6 +64,7 @@ class PlanSettings:
     frames: int = 29
     padding: int = 3
     output: str = "train"            # "train", or the folder name all clips go to (`--output predict`)
+    split_by: str = "video"          # video, channel or uploader: what one split holds whole
 
 
 def deciding_settings(b: PlanSettings, vocab_file_words: list[str] | None) -> dict[str, Any]:
@@ -71,7 +72,8 @@ def deciding_settings(b: PlanSettings, vocab_file_words: list[str] | None) -> di
     return {"words": b.words, "vocab": vocab_file_words, "min_count": b.min_count,
             "min_length": b.min_length, "stopwords": b.stopwords,
             "allow_estimated": b.allow_estimated, "max_per_word": b.max_per_word,
-            "splits": list(b.splits), "frames": b.frames, "padding": b.padding, "output": b.output}
+            "splits": list(b.splits), "frames": b.frames, "padding": b.padding, "output": b.output,
+            **({"split_by": b.split_by} if b.split_by != "video" else {})}  # older plans stay valid
 
 
 def decide(settings: dict[str, Any], vocabulary: list[str], video_ids: Iterable[str],
@@ -140,8 +142,11 @@ def run(dataset: DatasetDir, states: list[VideoState], settings: PlanSettings,
     vocab_file = ds.read_vocabulary(Path(b.vocab)) if b.vocab else None
     deciding = deciding_settings(b, vocab_file)
 
+    infos = {s.vd.id: read_record(s.vd.info) for s in states} if b.split_by != "video" else {}
+
     def split_for(vid: str) -> str:
-        return ds.split_of(vid, fractions) if b.output == "train" else b.output
+        return ds.split_of(ds.split_key(vid, infos.get(vid), b.split_by), fractions) \
+            if b.output == "train" else b.output
 
     ids = [s.vd.id for s in states if not (s.skip and s.skip.get("stage") in BEFORE_PLAN)]
     old, problem = load(dataset.plan)
@@ -188,6 +193,7 @@ class VideoClips:
     clips: list[tuple[ClipRecord, tuple[int, ...]]] = field(default_factory=list)
     drops: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    caption_drops: Counter = field(default_factory=Counter)   # caption tokens that are no word
 
 
 def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
@@ -199,7 +205,7 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     split = plan.videos[vd.id]
     vocab = set(plan.vocabulary)
     result = VideoClips(vd.mouth, seconds=track.frames / FPS)
-    result.drops.update(reason for _, reason in state.dropped)
+    result.caption_drops.update(reason for _, reason in state.dropped)
     synced = syncstage.load(vd, track.frames)
     known = synced is not None and synced.known
     offset = synced.offset if known else 0

@@ -1,4 +1,4 @@
-"""Stage 6, report: dataset/manifest.jsonl, stats.json and contact_sheet.png from the clip records."""
+"""Stage 5, report: dataset/manifest.jsonl, stats.json and contact_sheet.png from the clip records."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ class Report:
 
 
 def run(dataset: DatasetDir, records: list[ClipRecord], drops: Counter, skipped: Counter,
-        videos: int, seconds: float, vocabulary: list[str]) -> Report:
+        videos: int, seconds: float, vocabulary: list[str],
+        caption_drops: Counter | None = None) -> Report:
     """Write the manifest, stats.json and the contact sheet of `records`."""
     atomic.write_text(dataset.manifest, manifest_text(records))
-    st = ds.stats(records, drops, skipped, videos, seconds, vocabulary)
+    st = ds.stats(records, drops, skipped, videos, seconds, vocabulary, caption_drops)
     atomic.write_json(dataset.stats, st)
     return Report(st, dataset.manifest, dataset.stats, contact_sheet(dataset, records))
 

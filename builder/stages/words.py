@@ -1,11 +1,14 @@
-"""Stage 1, words: a video's best caption file -> <video>/words.json (or the recorded skip).
+"""Stage 1, words: a video's captions -> <video>/words.json (or the recorded skip).
+
+Manual captions are timed from the automatic track kept beside them (builder.align).
 
 Every video goes through it on every build: the vocabulary is chosen over all of them.
 """
 
 from __future__ import annotations
 
-from builder.captions import read_words, words_from_json, words_to_json
+from builder.align import video_words
+from builder.captions import words_from_json, words_to_json
 from builder.layout import VideoDir
 from builder.stages.state import VideoState, read_json, read_record, record_skip
 from lipreader import atomic
@@ -17,7 +20,7 @@ READ_VIDEO = "fetched by read for evaluation"
 
 
 def run(vd: VideoDir) -> VideoState:
-    """words.json for one video (from its best caption file), or the recorded skip."""
+    """words.json for one video (from its captions), or the recorded skip."""
     state = VideoState(vd)
     info = read_record(vd.info) if vd.info.is_file() else None
     if info is not None:
@@ -42,11 +45,13 @@ def run(vd: VideoDir) -> VideoState:
         captions = vd.captions()
         if not captions:
             raise SkipVideo("no captions", str(vd.root))
-        parsed = read_words(captions[0])
+        got = video_words(captions)
     except SkipVideo as e:
         state.skip = record_skip(vd, "words", e)
         return state
-    atomic.write_json(vd.words, {"captions": captions[0].name, "words": words_to_json(parsed.words),
+    parsed = got.captions
+    atomic.write_json(vd.words, {"captions": "+".join(got.files), "timing_note": got.note,
+                                 "words": words_to_json(parsed.words),
                                  "dropped": [list(d) for d in parsed.dropped]})
     state.words, state.dropped = parsed.words, list(parsed.dropped)
     return state
