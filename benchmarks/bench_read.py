@@ -94,6 +94,7 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
     model = random_checkpoint(work / f"{arch}.pt", arch, 500, known)
     videos = work / "videos"
     cfg = Config().override("general", videos=str(videos), pretrainedmodelpath=str(model))
+    cfg = cfg.override("prediction", videos=str(videos))  # read fetches into its own folder
     cfg = cfg.override("prediction", format="json")
 
     def end_to_end(bf16: bool):
@@ -134,7 +135,7 @@ def bench(seconds: float = 20.0, arch: str = "resnet34") -> dict:
                  "top1_agreement_with_fp32": agree, "max_top1_prob_difference": prob_diff},
         "tracking_realtime": s / t["track"] if t.get("track") else None,
         "timings_s": {k: round(v, 2) for k, v in t.items()} | {"wall": round(wall, 2)},
-        "sliding_windows": len(windows),
+        "sliding_windows": len(frames),
         "stride": cfg.prediction.stride,
         "sliding_model_realtime": s / sliding.timings["model"],
         "naive_sliding_model_realtime": s / naive,
