@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lipreader.manifest import CACHE, MANIFEST
+from lipreader.manifest import CACHE, MANIFEST, PLAN
 
 CAPTION_EXTS = ("json3", "srv3", "vtt", "srt")
 AUTO_MARK = "auto"   # captions.<lang>.auto.<ext>: automatic captions kept beside manual ones
@@ -127,7 +127,7 @@ class DatasetDir:
     @property
     def plan(self) -> Path:
         """The vocabulary, the settings that decided it and each video's split (builder.stages.plan)."""
-        return self.root / "plan.json"
+        return self.root / PLAN
 
     @property
     def cache(self) -> Path:

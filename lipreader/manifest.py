@@ -16,6 +16,7 @@ from lipreader.errors import InputError
 
 MANIFEST = "manifest.jsonl"   # dataset/manifest.jsonl: one ClipRecord a line
 CACHE = ".cache"              # dataset/.cache/<split>.npy + <split>.json: the packed clips
+PLAN = "plan.json"            # dataset/plan.json: vocabulary, deciding settings, each video's split
 
 
 @dataclass(frozen=True)

@@ -359,8 +359,10 @@ def split_by(root: Path) -> str:
     """How the dataset's splits were made, from its plan.json (build-dataset --split-by)."""
     import json
 
+    from lipreader.manifest import PLAN
+
     try:
-        plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+        plan = json.loads((root / PLAN).read_text(encoding="utf-8"))
         by = plan["settings"].get("split_by", "video")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return "unknown (no readable plan.json in the dataset)"
