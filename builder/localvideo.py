@@ -1,12 +1,15 @@
 """A video file on disk, brought into the data/videos/<id>/ layout like a download.
 
 Captions beside it are taken along: <stem>.<lang>.<ext> or <stem>.<ext> (taken as the
-fetch language), ext one of json3, srv3, vtt, srt; the best format wins.
+fetch language), ext one of json3, srv3, vtt, srt; the best format wins. A yt-dlp metadata file
+beside it (<stem>.info.json, as `yt-dlp --write-info-json` writes) gives its uploader, channel,
+licence and language, so `--split-by channel|uploader` and `--license` work on local files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -47,6 +50,24 @@ def find_caption(video: Path, lang: str) -> Path | None:
     return None
 
 
+SIDECAR_KEYS = ("uploader", "uploader_id", "channel", "channel_id", "license", "language")
+
+
+def sidecar_info(video: Path) -> dict[str, Any]:
+    """The metadata keys of <stem>.info.json beside `video` that describe who speaks and on what
+    terms; {} when there is none. A file that is not a JSON object skips the video."""
+    p = video.with_name(f"{video.stem}.info.json")
+    if not p.is_file():
+        return {}
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SkipVideo(f"{p}: not a readable metadata file ({e})") from e
+    if not isinstance(info, dict):
+        raise SkipVideo(f"{p}: not a metadata file (expected a JSON object)")
+    return {k: info[k] for k in SIDECAR_KEYS if isinstance(info.get(k), str) and info[k]}
+
+
 def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
     """Copy (or, for other containers, convert) `path` to folder/video.mp4 with its captions.
 
@@ -60,6 +81,7 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
     else:
         _to_mp4(path, target)
     media = _probe(target, path)
+    meta = sidecar_info(path)
     caption = find_caption(path, lang)
     copied = None
     if caption is not None:
@@ -71,7 +93,7 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
         "title": path.stem,
         "webpage_url": path.as_uri(),
         "source_url": str(path),
-        "uploader": None, "channel": None, "license": None, "language": None,
+        "uploader": None, "channel": None, "license": None, "language": None, **meta,
         "duration": media.duration, "fps": media.fps, "width": media.width, "height": media.height,
         "captions": caption_record(copied, lang, lang, False) if copied else None,
         "captions_note": "" if copied else f"no {lang} captions beside the file "

@@ -455,6 +455,22 @@ def test_local_file_with_captions(cfg, site, tmp_path):
     assert [o.status for o in fetch.run(cfg, [str(talks)]).outcomes] == ["skipped"]  # a folder works
 
 
+def test_local_file_takes_who_speaks_from_a_metadata_file_beside_it(cfg, site, tmp_path):
+    (tmp_path / "a.mp4").write_bytes((site / "clip.mp4").read_bytes())
+    (tmp_path / "a.info.json").write_text(json.dumps({
+        "uploader": "Ann", "channel_id": "UC1", "license": "Creative Commons Attribution license (reuse allowed)",
+        "title": "not taken", "duration": 999, "language": None}))
+    (tmp_path / "b.mp4").write_bytes((site / "clip.mp4").read_bytes())
+    (tmp_path / "b.info.json").write_text("[1, 2]")
+    outcomes = {Path(o.source).name: o for o in fetch.run(cfg, [str(tmp_path)]).outcomes}
+    info = info_of(folders(cfg)[outcomes["a.mp4"].id])
+    assert (info["uploader"], info["channel_id"], info["channel"]) == ("Ann", "UC1", None)
+    assert info["license"].startswith("Creative Commons Attribution")
+    assert (info["title"], info["duration"], info["language"]) == ("a", 1.0, None)
+    assert outcomes["b.mp4"].status == "failed"
+    assert outcomes["b.mp4"].reason.endswith("b.info.json: not a metadata file (expected a JSON object)")
+
+
 def test_local_non_mp4_is_converted(cfg, site, tmp_path):
     mkv = tmp_path / "clip.mkv"
     subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-i", str(site / "clip.mp4"), "-c", "copy",
