@@ -237,6 +237,11 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
             dims = dataclasses.replace(dims, backend="lstm")
             origin = f"staged training: {model_path}'s front end and ResNet (trained {ck['epoch']} epochs) " \
                      "under a new BiLSTM"
+    if dims is None and t.init_from:
+        _, init = _init_source(None, model_path, t, given)
+        vocab = vocab or list(init[0]["vocab"])
+        dims = _new_dims(t, vocab, cfg.build.frames, init, given)
+        origin = f"new model -> {model_path}, " + transfer(build_model(dims), vocab, *init).note(dims)
     if dims is None:
         if vocab:
             num, where = len(vocab), f"{len(vocab)} words from {len(clips)} training clips in {t.folder}"

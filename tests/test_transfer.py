@@ -165,3 +165,14 @@ def test_staged_training_continues_a_tc_model_with_a_bilstm(source, toy, tmp_pat
     for k, v in _trunk(old).items():
         assert torch.equal(ck["model"][k], v), k
     assert any(k.startswith("backend.weight_ih") for k in ck["model"])
+
+
+def test_dry_run_says_what_init_from_would_keep(source, target, tmp_path, in_tmp):
+    path, _ = source
+    out = tmp_path / "new.pt"
+    r = CliRunner().invoke(cli, ["train", "--init-from", str(path), "--dataset", str(target), "--model", str(out),
+                                 "--dry-run", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert (f"new model -> {out}, initialised from {path}: front end, ResNet and TC kept; classifier rows of "
+            "2 shared words kept, 2 new") in r.output
+    assert "dry run: nothing trained" in r.output and not out.exists()
