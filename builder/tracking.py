@@ -2,7 +2,8 @@
 
 `process_video(video, out_dir)` decodes once at 25 fps (ffmpeg scales the frames down to at most
 `max_height` pixels high in its own threads), runs FaceMesh in video mode (it tracks between
-frames), keeps one face track (or up to `max_faces`, one file pair each), and streams each frame through `builder.mouth.MouthStream`
+frames), keeps one face track (or up to `max_faces`, one file pair each), and streams each
+frame through `builder.mouth.MouthStream`
 (gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Only a few
 frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
 The files and their format: builder.trackfile.

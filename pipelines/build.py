@@ -178,7 +178,8 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
-                          sum(v.seconds for v in planned), decided.vocabulary, caption_drops)
+                          sum(v.seconds for v in planned), decided.vocabulary, caption_drops,
+                          sum(v.other_face for v in planned))
     st = rep.stats
 
     # 6. pack the clips for training
