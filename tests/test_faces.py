@@ -77,3 +77,47 @@ def test_one_face_tracked_keeps_todays_records(tmp_path):
     assert (vd.track.name, vd.mouth.name, vd.sync.name) == ("track.npz", "mouth.npy", "sync.npz")
     assert (vd.for_face(2).track.name, vd.for_face(2).mouth.name, vd.for_face(2).sync.name) == \
         ("track.2.npz", "mouth.2.npy", "sync.2.npz")
+
+
+def _side(vd, face: int, frame: int) -> str:
+    with np.load(vd.for_face(face).track) as z:
+        box, width = z["box"][frame], int(z["size"][0])
+    return "left" if (box[0] + box[2]) / 2 < width / 2 else "right"
+
+
+def test_read_picks_the_speaking_face(built):
+    """read's choice on the same videos: caption words and sliding windows from the face that
+    speaks; windows where no face speaks are skipped."""
+    from builder.captions import read_words
+    from builder.layout import VideoDir
+    from lipreader.config import Config
+    from pipelines import read, settings
+    from pipelines.windows import NO_FACE_SPEAKS
+
+    root, truths, _ = built
+    limits = settings.limits(Config())
+    words_right, words, windows_right, windows, skipped = 0, 0, 0, 0, 0
+    for folder in sorted((root / "videos").iterdir()):
+        if not folder.is_dir():
+            continue
+        vd = VideoDir(folder)
+        truth = next(t for name, t in truths.items() if name in folder.name)
+        speaking = truth["second_face"]["speaking_side"]
+        speakers = read._speakers(vd, False)
+        assert speakers is not None and len(speakers.tracks) == 2
+        for w in read_words(vd.captions()[0]).words:
+            chosen = speakers.word(w, limits)
+            if not isinstance(chosen, str):
+                face, plan = chosen
+                words += 1
+                words_right += _side(vd, face, plan.first + plan.word_start_frame) == speaking
+        for centre, face, plan in speakers.windows(limits, 4):
+            if isinstance(plan, str):
+                skipped += plan == NO_FACE_SPEAKS
+                continue
+            windows += 1
+            windows_right += _side(vd, face, centre) == speaking
+    print(f"read: words {words_right}/{words}, windows {windows_right}/{windows}, {skipped} skipped "
+          "where no face speaks")
+    assert words >= 10 and words_right >= 0.95 * words
+    assert windows >= 20 and windows_right >= 0.9 * windows
