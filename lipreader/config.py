@@ -78,7 +78,7 @@ class Build:
     min_sync_confidence: float = 0.5
     keep_sync_unknown: bool = True
     mesh_every: int = 1
-    max_faces: int = 1
+    max_faces: int = 1     # faces tracked as separate tracks; each word from the one speaking
     workers: int = 0
     split_by: str = "video"
 
