@@ -53,11 +53,12 @@ class BuildSummary:
 
 def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
     """track.npz + mouth.npy for the videos that lack them, in worker processes."""
-    todo = [s for s in states if not s.skip and not trackstage.tracked(s.vd)]
+    track = settings.track(cfg)
+    todo = [s for s in states if not s.skip and not trackstage.tracked(s.vd, max_faces=track.max_faces)]
     if not todo:
         return
     with Progress(len(todo), "tracking", "videos") as bar:
-        for i, skip in trackstage.run_many([s.vd for s in todo], settings.track(cfg), workers):
+        for i, skip in trackstage.run_many([s.vd for s in todo], track, workers):
             if skip is not None:
                 todo[i].skip = skip
             bar.update(postfix=todo[i].vd.id)
