@@ -178,6 +178,10 @@ def summary_table(st: dict) -> str:
     if st.get("caption_tokens_dropped"):
         lines.append("dropped caption tokens: " + ", ".join(
             f"{k} {v}" for k, v in st["caption_tokens_dropped"].items()))
+    if st.get("faces"):
+        per = st["faces"]["clips_per_face"]
+        lines.append("clips per face track: " + ", ".join(f"{k} {v}" for k, v in per.items())
+                     + f"; words the main face did not say, from another face: {st['faces']['other_face_spoke']}")
     if st["videos_skipped"]:
         lines.append("skipped videos: " + ", ".join(f"{k} {v}" for k, v in st["videos_skipped"].items()))
     return "\n".join(lines)

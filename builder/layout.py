@@ -17,9 +17,20 @@ AUTO_MARK = "auto"   # captions.<lang>.auto.<ext>: automatic captions kept besid
 
 @dataclass(frozen=True)
 class VideoDir:
-    """data/videos/<video_id>/: what `fetch` writes and `build-dataset` adds to."""
+    """data/videos/<video_id>/: what `fetch` writes and `build-dataset` adds to.
+
+    `face` picks the face track the tracking files belong to: 0, the main face, has the plain
+    names (track.npz, mouth.npy, sync.npz); face k >= 1 (`[build] max_faces` > 1) has
+    track.<k>.npz, mouth.<k>.npy, sync.<k>.npz. `for_face(k)` is the same folder for face k."""
 
     root: Path
+    face: int = 0
+
+    def for_face(self, face: int) -> VideoDir:
+        return VideoDir(self.root, face)
+
+    def _of_face(self, stem: str, ext: str) -> Path:
+        return self.root / (f"{stem}.{ext}" if self.face == 0 else f"{stem}.{self.face}.{ext}")
 
     @property
     def id(self) -> str:
@@ -52,16 +63,16 @@ class VideoDir:
 
     @property
     def track(self) -> Path:
-        return self.root / "track.npz"
+        return self._of_face("track", "npz")
 
     @property
     def mouth(self) -> Path:
-        return self.root / "mouth.npy"
+        return self._of_face("mouth", "npy")
 
     @property
     def sync(self) -> Path:
         """Audio-visual sync of the track: the sound's envelope and offset (builder.sync)."""
-        return self.root / "sync.npz"
+        return self._of_face("sync", "npz")
 
     @property
     def skip(self) -> Path:

@@ -2,7 +2,8 @@
 
 `process_video(video, out_dir)` decodes once at 25 fps (ffmpeg scales the frames down to at most
 `max_height` pixels high in its own threads), runs FaceMesh in video mode (it tracks between
-frames), keeps one face track, and streams each frame through `builder.mouth.MouthStream`
+frames), keeps one face track (or up to `max_faces`, one file pair each), and streams each
+frame through `builder.mouth.MouthStream`
 (gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Only a few
 frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
 The files and their format: builder.trackfile.
@@ -153,14 +154,25 @@ def choose_face(faces: list[Face], previous_box: np.ndarray | None,
                 frame_size: tuple[int, int]) -> Face | None:
     """The main face: the one overlapping the face tracked so far most, else the largest and
     most central."""
+    return assign_faces(faces, [previous_box], frame_size)[0]
+
+
+def assign_faces(faces: list[Face], previous: list[np.ndarray | None],
+                 frame_size: tuple[int, int]) -> list[Face | None]:
+    """One face (or None) per track: each track keeps the face overlapping its last box most
+    (IoU over 0.3, the best overlaps first); the tracks left take the faces left, largest and
+    most central first, in track order (track 0 is the main face)."""
+    out: list[Face | None] = [None] * len(previous)
     if not faces:
-        return None
+        return out
     boxes = [face_box(f.landmarks) for f in faces]
-    if previous_box is not None:
-        ious = [_iou(b, previous_box) for b in boxes]
-        best = int(np.argmax(ious))
-        if ious[best] > 0.3:
-            return faces[best]
+    pairs = sorted(((_iou(b, p), t, i) for t, p in enumerate(previous) if p is not None
+                    for i, b in enumerate(boxes)), key=lambda x: (-x[0], x[1], x[2]))
+    taken: set[int] = set()
+    for iou, t, i in pairs:
+        if iou > 0.3 and out[t] is None and i not in taken:
+            out[t] = faces[i]
+            taken.add(i)
     w, h = frame_size
     centre = np.array([w / 2, h / 2])
 
@@ -169,7 +181,11 @@ def choose_face(faces: list[Face], previous_box: np.ndarray | None,
         off = np.linalg.norm((b[:2] + b[2:]) / 2 - centre) / np.hypot(w, h)
         return size * (1.0 - off)
 
-    return faces[int(np.argmax([rank(b) for b in boxes]))]
+    left = sorted((i for i in range(len(faces)) if i not in taken), key=lambda i: -rank(boxes[i]))
+    for t in range(len(out)):
+        if out[t] is None and left:
+            out[t] = faces[left.pop(0)]
+    return out
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,9 +212,10 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy
     (see builder.trackfile).
 
-    `max_faces` > 1 lets FaceMesh see several faces so the main one (largest, most central,
-    then the one overlapping the track) is chosen, at the cost of running the face detector on
-    every frame. `smooth`: half-width in frames of the transform smoothing window.
+    `max_faces` > 1 tracks up to that many faces as separate tracks (`assign_faces`: each keeps
+    the face overlapping it; track 0 is the main face, the largest and most central), written
+    as track.<k>.npz and mouth.<k>.npy for k >= 1 (builder.layout.VideoDir.for_face), at the
+    cost of running the face detector on every frame while fewer faces are in view. `smooth`: half-width in frames of the transform smoothing window.
     `mesh_every` = 2 runs FaceMesh on every other frame only (about 1.5x faster): the frames in
     between get interpolated landmarks and transforms (`filled`), their ROI pixels are still their
     own. `threads`: ffmpeg decoding threads (1 costs the least CPU; it runs beside FaceMesh).
@@ -217,33 +234,42 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     start = time.perf_counter()
     sizes, frames_at_25 = _probe(video, max_height)
     out.root.mkdir(parents=True, exist_ok=True)
-    check_disk_space(out.root, frames_at_25, video)
+    check_disk_space(out.root, frames_at_25 * max_faces, video)
+    remove_face_files(out)
     clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
-    lm_raw = temp_name(out.root / "landmarks.raw")
+    outs = [out.for_face(k) for k in range(max_faces)]
+    lm_raws = [temp_name(o.root / f"landmarks.{k}.raw") for k, o in enumerate(outs)]
     try:
         with ExitStack() as stack:
-            track_tmp = stack.enter_context(atomic_path(out.track))   # entered first, kept last:
-            mouth_tmp = stack.enter_context(atomic_path(out.mouth))   # mouth.npy lands first
-            writer = TrackWriter(mouth_tmp, lm_raw, sizes)
-            stack.callback(writer.close)
+            # Entered first, kept last: track.npz lands after every other face's files.
+            track_tmps = [stack.enter_context(atomic_path(o.track)) for o in outs]
+            mouth_tmps = [stack.enter_context(atomic_path(o.mouth)) for o in outs]
+            writers = []
+            for mouth_tmp, lm_raw in zip(mouth_tmps, lm_raws, strict=True):
+                writers.append(TrackWriter(mouth_tmp, lm_raw, sizes))
+                stack.callback(writers[-1].close)
             mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
-            stream = MouthStream(smooth=smooth, max_gap=MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1))
-            n = _track(_frames(video, sizes.mesh, threads), _MainFace(mesh, sizes.mesh), stream,
-                       writer, mesh_every, on_frame, clock)
+            max_gap = MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1)
+            streams = [MouthStream(smooth=smooth, max_gap=max_gap) for _ in outs]
+            n = _track(_frames(video, sizes.mesh, threads), _Faces(mesh, sizes.mesh, max_faces),
+                       streams, writers, mesh_every, on_frame, clock)
             t0 = time.perf_counter()
-            writer.write(stream.finish())
-            writer.finish()
-            counts = _check(video, writer.cols, n, min_frames)
-            writer.save(track_tmp)
+            for stream, writer in zip(streams, writers, strict=True):
+                writer.write(stream.finish())
+                writer.finish()
+            counts = _check(video, writers[0].cols, n, min_frames)
+            for writer, track_tmp in reversed(list(zip(writers, track_tmps, strict=True))):
+                writer.save(track_tmp)
             clock["write"] += time.perf_counter() - t0
     finally:
-        lm_raw.unlink(missing_ok=True)
+        for lm_raw in lm_raws:
+            lm_raw.unlink(missing_ok=True)
     if timings is not None:
         for k, v in clock.items():
             timings[k] = timings.get(k, 0.0) + v
     seconds = time.perf_counter() - start
     return TrackSummary(str(video), n, counts["found"], counts["filled"], counts["segments"],
-                        counts["face_fraction"], writer.median_face_width(), sizes.source,
+                        counts["face_fraction"], writers[0].median_face_width(), sizes.source,
                         sizes.mesh, seconds, n / FPS / max(seconds, 1e-9))
 
 
@@ -267,48 +293,55 @@ def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterator[np.nda
         raise SkipVideo("undecodable", str(e)) from e
 
 
-class _MainFace:
-    """Frame by frame: shot cuts, and the landmarks of the main face (FaceMesh retried once
-    when the tracked face is lost, then `choose_face`), with the detector score of the track."""
+class _Faces:
+    """Frame by frame: shot cuts, and the landmarks of up to `count` faces, one per track
+    (FaceMesh retried once when fewer faces are found than were tracked, then `assign_faces`),
+    with the detector score of each track. Track 0 is the main face."""
 
-    def __init__(self, mesh: FaceMesh, size: tuple[int, int]):
+    def __init__(self, mesh: FaceMesh, size: tuple[int, int], count: int = 1):
         self.mesh, self.size = mesh, size
-        self.score = float("nan")     # detection confidence of the detection that began the track
-        self._box: np.ndarray | None = None
+        self.scores = [float("nan")] * count   # confidence of the detection that began each track
+        self._boxes: list[np.ndarray | None] = [None] * count
         self._thumb: np.ndarray | None = None
-        self._found = False
+        self._found = 0
 
     def cut(self, rgb: np.ndarray) -> bool:
-        """Whether `rgb` begins a new shot; the face is then looked for afresh."""
+        """Whether `rgb` begins a new shot; the faces are then looked for afresh."""
         thumb = thumbnail(rgb)
         cut = self._thumb is not None and float(np.abs(thumb - self._thumb).mean()) > CUT_THRESHOLD
         self._thumb = thumb
         if cut:
-            self._box = None
+            self._boxes = [None] * len(self._boxes)
         return cut
 
-    def find(self, rgb: np.ndarray) -> np.ndarray | None:
-        """The main face's landmarks (478, 3) in `rgb`'s pixels, or None."""
+    def find(self, rgb: np.ndarray) -> list[np.ndarray | None]:
+        """Each track's landmarks (478, 3) in `rgb`'s pixels, or None."""
         faces = self.mesh.detect(rgb)
-        if not faces and self._found:  # tracking lost (e.g. a cut): the detector runs on a retry
+        if len(faces) < self._found:  # tracking lost (e.g. a cut): the detector runs on a retry
             faces = self.mesh.detect(rgb)
-        face = choose_face(faces, self._box, self.size)
-        self._found = face is not None
-        if face is None:
-            self._box, self.score = None, float("nan")
-            return None
-        self._box = face_box(face.landmarks)
-        if not np.isnan(face.score):
-            self.score = face.score
-        return face.landmarks
+        chosen = assign_faces(faces, self._boxes, self.size)
+        self._found = sum(f is not None for f in chosen)
+        out: list[np.ndarray | None] = []
+        for t, face in enumerate(chosen):
+            if face is None:
+                self._boxes[t], self.scores[t] = None, float("nan")
+                out.append(None)
+                continue
+            self._boxes[t] = face_box(face.landmarks)
+            if not np.isnan(face.score):
+                self.scores[t] = face.score
+            out.append(face.landmarks)
+        return out
 
 
-def _track(frames: Iterator[np.ndarray], main: _MainFace, stream: MouthStream,
-           writer: TrackWriter, mesh_every: int, on_frame: Callable[[int], None] | None,
+def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStream],
+           writers: list[TrackWriter], mesh_every: int, on_frame: Callable[[int], None] | None,
            clock: dict[str, float]) -> int:
-    """Decode -> cut and face -> MouthStream (gaps, segments, smoothing, ROI) -> writer, one
-    frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the frame count."""
+    """Decode -> cut and faces -> MouthStream per face track (gaps, segments, smoothing, ROI) ->
+    its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the
+    frame count."""
     n = 0
+    tracks = list(zip(streams, writers, strict=True))
     while True:
         t0 = time.perf_counter()
         rgb = next(frames, None)
@@ -316,24 +349,36 @@ def _track(frames: Iterator[np.ndarray], main: _MainFace, stream: MouthStream,
         clock["decode"] += t1 - t0
         if rgb is None:
             return n
-        cut = main.cut(rgb)
+        cut = faces.cut(rgb)
         t2 = time.perf_counter()
         if n % mesh_every:
-            writer.write(stream.push(rgb, None, cut, main.score))
+            for k, (stream, writer) in enumerate(tracks):
+                writer.write(stream.push(rgb, None, cut, faces.scores[k]))
             clock["align"] += time.perf_counter() - t1
             n += 1
             continue
-        landmarks = main.find(rgb)
+        found = faces.find(rgb)
         t3 = time.perf_counter()
-        done = stream.push(rgb, landmarks, cut, main.score)
+        done = [stream.push(rgb, lm, cut, faces.scores[k])
+                for k, ((stream, _), lm) in enumerate(zip(tracks, found, strict=True))]
         t4 = time.perf_counter()
-        writer.write(done)
+        for (_, writer), d in zip(tracks, done, strict=True):
+            writer.write(d)
         clock["mesh"] += t3 - t2
         clock["align"] += (t2 - t1) + (t4 - t3)
         clock["write"] += time.perf_counter() - t4
         n += 1
         if on_frame is not None:
             on_frame(n)
+
+
+def remove_face_files(vd: VideoDir) -> None:
+    """Remove the files of every face track but the main one (track.<k>.npz, mouth.<k>.npy,
+    sync.<k>.npz), left by an earlier tracking with more faces."""
+    for pattern in ("track.*.npz", "mouth.*.npy", "sync.*.npz"):
+        for p in vd.root.glob(pattern):
+            if p.name.split(".")[1].isdigit():
+                p.unlink()
 
 
 def check_disk_space(folder: Path, frames: int, video: Path) -> None:

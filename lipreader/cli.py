@@ -141,15 +141,18 @@ def fetch(ctx, urls, from_file, out, max_height, lang, license_, max_videos, max
               show_default=True, help="Sound track: the face's voice, none, or another script's voice.")
 @click.option("--audio-offset-ms", type=float, default=0.0, show_default=True,
               help="The sound (and captions) come this late; negative: early.")
+@click.option("--second-face", is_flag=True,
+              help="Split each frame with a second face whose mouth moves out of time with the sound.")
 @click.pass_context
 def synth(ctx, out, words, videos, speakers, holdout_speakers, faces, fps, height, seed,
-          audio, audio_offset_ms) -> None:
+          audio, audio_offset_ms, second_face) -> None:
     """Generate talking-head videos of real faces saying known words, with exact captions."""
     from pipelines import synth as synth_pipeline
 
     synth_pipeline.run(Path(out), words=words, videos=videos, speakers=speakers,
                        holdout_speakers=holdout_speakers, faces=Path(faces) if faces else None,
-                       fps=fps, height=height, seed=seed, audio=audio, audio_offset_ms=audio_offset_ms)
+                       fps=fps, height=height, seed=seed, audio=audio, audio_offset_ms=audio_offset_ms,
+                       second_face=second_face)
 
 
 @cli.command("build-dataset")

@@ -78,6 +78,7 @@ class Build:
     min_sync_confidence: float = 0.5
     keep_sync_unknown: bool = True
     mesh_every: int = 1
+    max_faces: int = 1     # faces tracked as separate tracks; each word from the one speaking
     workers: int = 0
     split_by: str = "video"
 
@@ -271,6 +272,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("build", "max_sync_drift"): _between(0, 15),
     ("build", "min_sync_confidence"): _between(0, 2),
     ("build", "mesh_every"): _at_least(1),
+    ("build", "max_faces"): _between(1, 4),
     ("build", "workers"): _at_least(0),
     ("build", "split_by"): _one_of(SPLIT_BY),
     ("training", "printfrequency"): _at_least(0),

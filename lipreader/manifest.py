@@ -42,6 +42,8 @@ class ClipRecord:
     sync: str | None = None         # "measured", or "unknown" (the video has no sound)
     av_offset: int | None = None    # the video's sound offset, frames (late: positive), taken off the word times
     sync_score: float | None = None # mouth-sound correlation around the word at that offset
+    face: int | None = None         # the face track the clip was cut from (0: the main face);
+                                    # only when the build tracks several faces ([build] max_faces)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -7,6 +7,7 @@ locks, the progress bars and the worker pools, and prints the summary. Each stag
      then the vocabulary, balance and splits -> dataset/plan.json (decided once, before tracking)
   2. track   video -> <video>/track.npz + mouth.npy      (worker processes; this shard's videos)
      sync    sound + mouth opening -> <video>/sync.npz (the sound's offset; builder.sync)
+             (with [build] max_faces > 1: track.<k>.npz, mouth.<k>.npy, sync.<k>.npz per face)
   3. plan    words + track -> which clips, or why not     (pure, in the main process)
   4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
   5. report  manifest.jsonl, stats.json, contact_sheet.png, a summary table
@@ -52,11 +53,12 @@ class BuildSummary:
 
 def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
     """track.npz + mouth.npy for the videos that lack them, in worker processes."""
-    todo = [s for s in states if not s.skip and not trackstage.tracked(s.vd)]
+    track = settings.track(cfg)
+    todo = [s for s in states if not s.skip and not trackstage.tracked(s.vd, max_faces=track.max_faces)]
     if not todo:
         return
     with Progress(len(todo), "tracking", "videos") as bar:
-        for i, skip in trackstage.run_many([s.vd for s in todo], settings.track(cfg), workers):
+        for i, skip in trackstage.run_many([s.vd for s in todo], track, workers):
             if skip is not None:
                 todo[i].skip = skip
             bar.update(postfix=todo[i].vd.id)
@@ -65,7 +67,7 @@ def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
 def _sync(states: list[VideoState], workers: int) -> None:
     """sync.npz (the sound's offset and envelope) for the tracked videos that lack it."""
     todo = [s.vd for s in states if not s.skip and trackstage.tracked(s.vd, remove=False)
-            and syncstage.load(s.vd) is None]
+            and None in syncstage.load_faces(s.vd)]
     if not todo:
         return
     with Progress(len(todo), "sync", "videos") as bar:
@@ -177,7 +179,8 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
-                          sum(v.seconds for v in planned), decided.vocabulary, caption_drops)
+                          sum(v.seconds for v in planned), decided.vocabulary, caption_drops,
+                          sum(v.other_face for v in planned))
     st = rep.stats
 
     # 6. pack the clips for training

@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -30,7 +31,9 @@ import numpy as np
 
 from builder import clips as clipmod
 from builder.align import align
+from builder.captions import Word
 from builder.layout import DatasetDir, VideoDir
+from builder.stages import plan as planstage
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
 from lipreader import atomic, lock
@@ -41,30 +44,41 @@ from lipreader.predict import Reader
 from lipreader.progress import Progress
 from pipelines import settings
 from pipelines.report import ReadItem, ReadReport, render
-from pipelines.windows import NO_SPEECH, caption_windows, merge_runs, seconds, sliding_windows
+from pipelines.windows import (
+    NO_FACE_SPEAKS,
+    NO_SPEECH,
+    caption_windows,
+    merge_runs,
+    seconds,
+    sliding_windows,
+    speaking_windows,
+)
 
 UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
 
 
 # ---------------------------------------------------------------- a video
 
-def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False) -> None:
-    """track.npz + mouth.npy in the video folder (cached), or one clear InputError."""
-    if trackstage.tracked(vd, remove=False):
+def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False,
+           max_faces: int = 1) -> None:
+    """track.npz + mouth.npy (and those of further face tracks) in the video folder (cached),
+    or one clear InputError."""
+    if trackstage.tracked(vd, remove=False, max_faces=max_faces):
         return
     with lock.hold(vd.root.parent, wait=wait):  # the videos folder: one writer at a time
-        _track_now(vd, source, frames, mesh_every)
+        _track_now(vd, source, frames, mesh_every, max_faces)
 
 
-def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int) -> None:
+def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int, max_faces: int = 1) -> None:
     from builder import media
 
-    if trackstage.tracked(vd):  # another run tracked it meanwhile; damaged files are removed
+    if trackstage.tracked(vd, max_faces=max_faces):  # tracked meanwhile; damaged files are removed
         return
     total = media.probe(vd.video).frames_at_25
     bar = Progress(total or None, "tracking the face", "frames")
     try:
-        trackstage.run(vd, trackstage.TrackSettings(mesh_every), on_frame=lambda n: bar.update(n - bar.n))
+        trackstage.run(vd, trackstage.TrackSettings(mesh_every, max_faces),
+                       on_frame=lambda n: bar.update(n - bar.n))
     except SkipVideo as e:
         raise _track_error(source, e.reason, e.detail, frames) from e
     finally:
@@ -90,6 +104,63 @@ def _predictions(reader: Reader, mouth: np.ndarray, plans: Sequence[clipmod.Clip
     return softmax(window_logits(reader, mouth, [p.index for p in plans], spans=inword))
 
 
+def _predictions_by_face(reader: Reader, mouths: Sequence[np.ndarray],
+                         plans: Sequence[tuple[int, clipmod.ClipPlan]], spans: bool = False
+                         ) -> np.ndarray:
+    """`_predictions` of (face track, plan) pairs, each cut from its face's mouth.npy, in order."""
+    out: list[np.ndarray | None] = [None] * len(plans)
+    for face in sorted({f for f, _ in plans}):
+        idx = [i for i, (f, _) in enumerate(plans) if f == face]
+        for i, row in zip(idx, _predictions(reader, mouths[face], [plans[i][1] for i in idx], spans),
+                          strict=True):
+            out[i] = row
+    if not plans:
+        return _predictions(reader, mouths[0], [], spans)
+    return np.stack(out)
+
+
+@dataclass(frozen=True)
+class Speakers:
+    """Several visible face tracks and the sound: which face speaks, as build-dataset decides
+    (builder.stages.plan.speaking_face, pipelines.windows.speaking_windows)."""
+
+    tracks: list[planstage.FaceTrack]
+    mouths: list[np.ndarray]
+    energy: np.ndarray
+    offset: int
+
+    def word(self, w: Word, limits: clipmod.Limits) -> tuple[int, clipmod.ClipPlan] | str:
+        """(face, window) of a caption word (its times taken to the mouth's clock), or why none."""
+        shifted = replace(w, start=w.start - self.offset / FPS, end=w.end - self.offset / FPS)
+        spoken = planstage.speaking_face(shifted, self.tracks, self.energy, self.offset, limits)
+        return spoken if isinstance(spoken, str) else (spoken.face, spoken.plan)
+
+    def windows(self, limits: clipmod.Limits, stride: int
+                ) -> list[tuple[int, int, clipmod.ClipPlan | str]]:
+        per_face = [sliding_windows(t.view, t.opening, limits, stride) for t in self.tracks]
+        return speaking_windows(per_face, [t.opening for t in self.tracks], self.energy,
+                                self.offset, limits)
+
+
+def _speakers(vd: VideoDir, wait: bool) -> Speakers | None:
+    """The video's visible face tracks with their sync, or None when it shows one face (or has
+    no sound): then `read` reads the main face, as it always has."""
+    from builder.stages import sync as syncstage
+
+    face_dirs = [f for f in trackstage.faces(vd) if trackstage.load_view(f).usable.any()]
+    if len(face_dirs) < 2:
+        return None
+    if None in syncstage.load_faces(vd):
+        with lock.hold(vd.root.parent, wait=wait):
+            syncstage.run_faces(vd)
+    syncs = [syncstage.load(f) for f in face_dirs]
+    if syncs[0] is None or not syncs[0].known:
+        return None
+    tracks = [planstage.FaceTrack(trackstage.load_view(f), trackstage.load_opening(f)) for f in face_dirs]
+    return Speakers(tracks, [clipmod.load_mouth(f.mouth) for f in face_dirs], syncs[0].energy,
+                    syncstage.video_offset(syncs))
+
+
 CUE_TIMES_ONLY = ("the captions time whole cues, not words (manual captions without automatic "
                   "ones): sliding windows instead, the transcript still compared")
 
@@ -106,7 +177,7 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if state.skip and state.skip.get("stage") == "track":
         raise _track_error(source, state.skip.get("reason", ""), state.skip.get("detail", ""), n)
     t0 = time.perf_counter()
-    _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait)
+    _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait, cfg.build.max_faces)
     timings["track"] = time.perf_counter() - t0
     track = trackstage.load_view(vd)
     opening = trackstage.load_opening(vd)
@@ -114,8 +185,9 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if T < n:
         raise InputError(f"{source}: the video ({T / FPS:.2f} s) is shorter than one {n}-frame "
                          f"window ({n / FPS:.2f} s)")
-    mouth = clipmod.load_mouth(vd.mouth)
     limits = settings.limits(cfg, n)
+    speakers = _speakers(vd, cfg.general.wait)
+    mouths = [clipmod.load_mouth(vd.mouth)] if speakers is None else speakers.mouths
     vocab = set(reader.vocab)
     words = state.words
     note = ""
@@ -125,9 +197,12 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     t0 = time.perf_counter()
     if words and captions == "auto" and not note:
         mode = "captions"
-        plans = caption_windows(words, track, limits)
+        if speakers is None:
+            plans = [p if isinstance(p, str) else (0, p) for p in caption_windows(words, track, limits)]
+        else:
+            plans = [speakers.word(w, limits) for w in words]
         good = [p for p in plans if not isinstance(p, str)]
-        probs = _predictions(reader, mouth, good, spans=True)
+        probs = _predictions_by_face(reader, mouths, good, spans=True)
         preds = iter(top_k(probs, reader.vocab, k))
         items = []
         for w, p in zip(words, plans, strict=True):
@@ -135,18 +210,21 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
                 items.append(ReadItem(w.start, w.end, None, w.text, note=p, scored=w.text in vocab))
             else:
                 items.append(ReadItem(w.start, w.end, next(preds), w.text,
-                                      (p.first, p.first + p.frames - 1), scored=w.text in vocab))
+                                      (p[1].first, p[1].first + p[1].frames - 1), scored=w.text in vocab))
         skipped = Counter(p for p in plans if isinstance(p, str))
     else:
         mode = "sliding"
         stride = cfg.prediction.stride
-        windows = sliding_windows(track, opening, limits, stride)
-        good = [(c, p) for c, p in windows if not isinstance(p, str)]
-        skipped = Counter(p for _, p in windows if isinstance(p, str))
-        if not good and not skipped.get(NO_SPEECH):
+        if speakers is None:
+            windows = [(c, 0, p) for c, p in sliding_windows(track, opening, limits, stride)]
+        else:
+            windows = speakers.windows(limits, stride)
+        good = [(c, (f, p)) for c, f, p in windows if not isinstance(p, str)]
+        skipped = Counter(p for _, _, p in windows if isinstance(p, str))
+        if not good and not skipped.get(NO_SPEECH) and not skipped.get(NO_FACE_SPEAKS):
             raise InputError(f"{source}: no stretch of {n} frames shows a usable face "
                              f"({', '.join(sorted(skipped))})")
-        probs = _predictions(reader, mouth, [p for _, p in good])
+        probs = _predictions_by_face(reader, mouths, [p for _, p in good])
         items = []
         for first, last, pr, count in merge_runs([c for c, _ in good], probs, stride):
             pred = top_k(pr[None], reader.vocab, k)[0]

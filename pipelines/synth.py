@@ -20,11 +20,11 @@ from lipreader.constants import FPS
 def run(out: Path, words: int = 10, videos: int = 20, speakers: int = 6, holdout_speakers: int = 1,
         faces: Path | None = None, fps: float = FPS, height: int = 480, seed: int = 0,
         seconds: float = 14.0, workers: int = 0, audio: str = "speech",
-        audio_offset_ms: float = 0.0) -> Corpus:
+        audio_offset_ms: float = 0.0, second_face: bool = False) -> Corpus:
     corpus = make_corpus(Path(out), words=words, videos=videos, seconds=seconds, speakers=speakers,
                          holdout_speakers=holdout_speakers, height=height, fps=fps, seed=seed,
                          faces=faces, workers=workers, show_progress=True, audio=audio,
-                         audio_offset_ms=audio_offset_ms)
+                         audio_offset_ms=audio_offset_ms, second_face=second_face)
     held = ", ".join(corpus.holdout_speakers) or "none"
     n_hold = sum(v["holdout"] for v in corpus.videos)
     total = sum(v["duration"] for v in corpus.videos)

@@ -19,6 +19,7 @@ CENTRE = 9              # frames at a sliding window's centre that must show spe
 MIN_WORD_FRAMES = 6     # sliding windows agreeing over fewer frames (0.24 s) make no word
 SLIDING = "sliding-window"
 NO_SPEECH = "mouth closed and still"
+NO_FACE_SPEAKS = "no visible face speaks"
 
 
 def caption_windows(words: Sequence[Word], track: clipmod.TrackView, limits: clipmod.Limits
@@ -47,6 +48,38 @@ def sliding_windows(track: clipmod.TrackView, opening: np.ndarray, limits: clipm
         if not isinstance(plan, str) and np.nanmax(np.nan_to_num(opening[ws:we + 1])) < CLOSED_OPENING:
             plan = NO_SPEECH
         out.append((centre, plan))
+    return out
+
+
+def speaking_windows(per_face: Sequence[Sequence[tuple[int, clipmod.ClipPlan | str]]],
+                     openings: Sequence[np.ndarray], energy: np.ndarray, offset: int,
+                     limits: clipmod.Limits) -> list[tuple[int, int, clipmod.ClipPlan | str]]:
+    """Several face tracks: `sliding_windows` of each (same centres) -> per centre (centre, face,
+    plan or reason): the face whose mouth follows the sound best around the window (kept by
+    builder.sync.verdict, as build-dataset keeps clips), else NO_FACE_SPEAKS when some face
+    showed a usable, moving mouth, else the main face's reason."""
+    from builder import sync
+
+    out = []
+    for i, (centre, main) in enumerate(per_face[0]):
+        best: tuple[float, int, clipmod.ClipPlan] | None = None
+        seen = False
+        for k, windows in enumerate(per_face):
+            plan = windows[i][1]
+            if isinstance(plan, str):
+                continue
+            seen = True
+            j = sync.clip_judgement(openings[k], energy, centre, offset)
+            if sync.verdict(j, offset, limits.min_sync, limits.max_sync_drift,
+                            limits.min_sync_confidence) is not None:
+                continue
+            score = -2.0 if j is None else j.score
+            if best is None or score > best[0]:
+                best = (score, k, plan)
+        if best is not None:
+            out.append((centre, best[1], best[2]))
+        else:
+            out.append((centre, 0, NO_FACE_SPEAKS if seen else main))
     return out
 
 

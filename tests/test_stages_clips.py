@@ -16,7 +16,7 @@ def test_clips_are_written_once_and_stale_ones_of_this_builds_videos_removed(tmp
     mouth = tmp_path / "mouth.npy"
     np.save(mouth, np.arange(40, dtype=np.uint8)[:, None, None].repeat(96, 1).repeat(96, 2))
     rec = ClipRecord("hi/train/v1_1000.mp4", "hi", "train", video_id="v1", frames=3)
-    planned = [VideoClips(mouth, [(rec, (4, 5, 5))])]
+    planned = [VideoClips((mouth,), [(rec, (4, 5, 5))])]
     [job] = clips.jobs(dataset, planned)
     assert clips.write(job) == 1
     clip = dataset.root / rec.path

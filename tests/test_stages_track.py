@@ -21,3 +21,16 @@ def test_damaged_outputs_are_removed_so_the_video_is_tracked_again(tmp_path):
     assert not track.tracked(vd, remove=False) and vd.track.is_file()
     assert not track.tracked(vd)
     assert not vd.track.exists() and not vd.mouth.exists()
+
+
+def test_tracked_for_another_number_of_faces_is_tracked_again(tmp_path):
+    from builder.stages.track import face_count, tracked
+
+    vd = VideoDir(tmp_path)
+    for face in (0, 1):
+        f = vd.for_face(face)
+        np.savez(f.track, segment=np.zeros(5, np.int32), face_width=np.ones(5), yaw=np.zeros(5))
+        np.save(f.mouth, np.zeros((5, 96, 96), np.uint8))
+    assert face_count(vd) == 2 and tracked(vd, max_faces=2) and tracked(vd, remove=False)
+    assert not tracked(vd, max_faces=1)                  # tracked with two faces: removed
+    assert not any(tmp_path.iterdir())

@@ -151,6 +151,50 @@ def test_two_faces_keep_one_track(two_face_video, tmp_path, max_faces):
     assert np.ptp(centre_x) < 10                                     # the same face throughout
     if max_faces == 2:
         assert (centre_x > 528).all()                                # the larger face: Hopper
+    assert (tmp_path / "track.1.npz").is_file() == (max_faces == 2)
+
+
+def two_hoppers(shift: int = 0) -> np.ndarray:
+    """(600, 1040, 3): a smaller, mirrored Grace Hopper left, Grace Hopper right (FaceMesh's
+    short-range detector does not find the astronaut's small face)."""
+    import cv2
+
+    frame = np.full((600, 1040, 3), 90, np.uint8)
+    small = cv2.resize(hopper(), None, fx=0.8, fy=0.8)[:, ::-1]
+    frame[60 + shift:60 + shift + small.shape[0], 40:40 + small.shape[1]] = small
+    frame[:, 528:1040] = hopper()
+    return frame
+
+
+def test_two_faces_as_two_tracks(tmp_path):
+    """max_faces 2: the other face is a track of its own, in track.1.npz and mouth.1.npy."""
+    video = media.write_video(tmp_path / "two.mp4", [two_hoppers(k % 5) for k in range(15)], crf=18)
+    tracking.process_video(video, tmp_path, max_faces=2)
+    main = trackfile.load_track(tmp_path / "track.npz")
+    other = trackfile.load_track(tmp_path / "track.1.npz")
+    assert other["found"].all() and (other["segment"] == 0).all()
+    centre = (other["box"][:, 0] + other["box"][:, 2]) / 2
+    assert (centre < 528).all() and np.ptp(centre) < 10              # the smaller face, throughout
+    assert ((main["box"][:, 0] + main["box"][:, 2]) / 2 > 528).all()  # the main face: the larger
+    assert np.load(tmp_path / "mouth.1.npy").shape == (15, 96, 96)
+    tracking.process_video(video, tmp_path, max_faces=1)             # fewer faces: no leftovers
+    assert not (tmp_path / "track.1.npz").exists() and not (tmp_path / "mouth.1.npy").exists()
+
+
+def test_assign_faces_keeps_each_track_on_its_face():
+    def face(x0, w):
+        lm = np.full((478, 3), [x0, 100, 0], np.float32)
+        lm[1, :2] = (x0 + w, 100 + w)
+        return tracking.Face(lm, 0.9)
+
+    def ids(chosen):
+        return [None if f is None else id(f) for f in chosen]
+
+    small, big = face(10, 50), face(300, 120)
+    assert ids(tracking.assign_faces([small, big], [None, None], (640, 360))) == ids([big, small])
+    boxes = [np.array([12, 100, 62, 150.0]), None]                  # track 0 was on the small face
+    assert ids(tracking.assign_faces([small, big], boxes, (640, 360))) == ids([small, big])
+    assert ids(tracking.assign_faces([big], boxes, (640, 360))) == ids([big, None])
 
 
 def test_mesh_scale_keeps_landmarks_in_source_pixels(two_face_video, tmp_path):

@@ -32,18 +32,18 @@ def sidecar_text(sidecar: dict) -> str:
 
 
 def jobs(dataset: DatasetDir, videos: list[VideoClips]) -> list[Job]:
-    """The clips still to write (missing, or with another sidecar), one job per video."""
+    """The clips still to write (missing, or with another sidecar), one job per video and face
+    track."""
     out = []
     for v in videos:
-        todo = []
+        todo: dict[int, list[tuple[Path, str, tuple[int, ...]]]] = {}
         for rec, index in v.clips:
             clip, text = dataset.root / rec.path, sidecar_text(rec.sidecar())
             sidecar = DatasetDir.sidecar(clip)
             if clip.is_file() and sidecar.is_file() and sidecar.read_text(encoding="utf-8") == text:
                 continue
-            todo.append((clip, text, index))
-        if todo:
-            out.append(Job(v.mouth, tuple(todo)))
+            todo.setdefault(rec.face or 0, []).append((clip, text, index))
+        out.extend(Job(v.mouths[face], tuple(items)) for face, items in sorted(todo.items()))
     return out
 
 

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from builder import clips as clipmod
 from builder import dataset as ds
 from builder import sync as syncmod
+from builder.captions import Word
 from builder.layout import DatasetDir
 from builder.stages import sync as syncstage
 from builder.stages.state import VideoState, read_record
+from builder.stages.track import faces as faces_of
 from builder.stages.track import load_opening, load_view
 from builder.stages.words import BEFORE_PLAN
 from lipreader import atomic
@@ -187,29 +191,92 @@ def kept_words(states: list[VideoState], plan: Plan, max_per_word: int) -> set[t
 
 @dataclass
 class VideoClips:
-    """One video's planned clips: (record, source frame of each clip frame), and the drops."""
+    """One video's planned clips: (record, source frame of each clip frame), and the drops.
+    `mouths`: each face track's mouth.npy (a record's `face`, None for 0, indexes it)."""
 
-    mouth: Path
+    mouths: tuple[Path, ...]
     clips: list[tuple[ClipRecord, tuple[int, ...]]] = field(default_factory=list)
     drops: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     caption_drops: Counter = field(default_factory=Counter)   # caption tokens that are no word
+    other_face: int = 0      # words the main face did not say, taken from another face that did
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """What planning needs of one face track: its view, and its opening (None: sound unknown)."""
+
+    view: clipmod.TrackView
+    opening: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """The face track a word's clip comes from, its plan and its sync there."""
+
+    face: int
+    plan: clipmod.ClipPlan
+    judged: syncmod.Judgement | None
+    main_silent: bool        # the main face (0) had a clip for the word but did not say it
+
+
+def speaking_face(word: Word, faces: list[FaceTrack], energy: np.ndarray | None, offset: int,
+                  limits: clipmod.Limits) -> Spoken | str:
+    """The face track that says `word` (times already on the mouth's clock), or why none does.
+
+    Each face's clip is planned as for one face; with the sound known, the faces whose mouth
+    follows it over the word (`sync.verdict`) are kept and the best correlated one wins. Without
+    sound only the main face is planned. None: the main face's plan problem when no face has a
+    clip, else "out of sync" when some face follows the sound at another lag, else "not speaking".
+    """
+    verdicts: list[str] = []
+    first_problem = ""
+    best: Spoken | None = None
+    main_silent = False
+    for k, f in enumerate(faces if energy is not None else faces[:1]):
+        plan = clipmod.plan_clip(word, f.view, limits)
+        if isinstance(plan, str):
+            first_problem = first_problem or plan
+            continue
+        if energy is None or f.opening is None:
+            return Spoken(k, plan, None, False)
+        centre = (plan.first + plan.word_start_frame + plan.first + plan.word_end_frame + 1) / 2
+        judged = syncmod.clip_judgement(f.opening, energy, centre, offset)
+        why = syncmod.verdict(judged, offset, limits.min_sync, limits.max_sync_drift,
+                              limits.min_sync_confidence)
+        if why is not None:
+            verdicts.append(why)
+            main_silent = main_silent or k == 0
+            continue
+        score = -2.0 if judged is None else judged.score
+        if best is None or score > (-2.0 if best.judged is None else best.judged.score):
+            best = Spoken(k, plan, judged, False)
+    if best is not None:
+        return replace(best, main_silent=main_silent)
+    if not verdicts:
+        return first_problem
+    return syncmod.OUT_OF_SYNC if syncmod.OUT_OF_SYNC in verdicts else syncmod.NOT_SPEAKING
 
 
 def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
                 limits: clipmod.Limits, dataset: DatasetDir) -> VideoClips:
     """The clips a tracked video gives (in the plan's split for it), and why its other
-    vocabulary words give none."""
+    vocabulary words give none. With several face tracks, each word's clip comes from the face
+    that says it (`speaking_face`), and records name that face."""
     vd, out = state.vd, dataset.root
-    track = load_view(vd)
+    face_dirs = faces_of(vd)
+    views = [load_view(f) for f in face_dirs]
     split = plan.videos[vd.id]
     vocab = set(plan.vocabulary)
-    result = VideoClips(vd.mouth, seconds=track.frames / FPS)
+    result = VideoClips(tuple(f.mouth for f in face_dirs), seconds=views[0].frames / FPS)
     result.caption_drops.update(reason for _, reason in state.dropped)
-    synced = syncstage.load(vd, track.frames)
+    syncs = [syncstage.load(f, v.frames) for f, v in zip(face_dirs, views, strict=True)]
+    synced = syncs[0]
     known = synced is not None and synced.known
-    offset = synced.offset if known else 0
-    opening = load_opening(vd) if known else None
+    offset = syncstage.video_offset(syncs) if known else 0
+    tracks = [FaceTrack(v, load_opening(f) if known else None)
+              for f, v in zip(face_dirs, views, strict=True)]
+    several = len(face_dirs) > 1
     for w in state.words:
         if w.text not in vocab:
             continue
@@ -221,22 +288,18 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
             continue
         # Captions are timed on the sound: the mouth says the word `offset` frames earlier.
         w = replace(w, start=w.start - offset / FPS, end=w.end - offset / FPS)
-        clip_plan = clipmod.plan_clip(w, track, limits)
-        if isinstance(clip_plan, str):
-            result.drops[clip_plan] += 1
+        spoken = speaking_face(w, tracks, synced.energy if known else None, offset, limits)
+        if isinstance(spoken, str):
+            result.drops[spoken] += 1
             continue
+        clip_plan, judged = spoken.plan, spoken.judged
         sync_fields: dict[str, Any] = {"sync": "unknown"}
         if known:
-            centre = (clip_plan.first + clip_plan.word_start_frame + clip_plan.first
-                      + clip_plan.word_end_frame + 1) / 2
-            judged = syncmod.clip_judgement(opening, synced.energy, centre, offset)
-            why = syncmod.verdict(judged, offset, limits.min_sync, limits.max_sync_drift,
-                                  limits.min_sync_confidence)
-            if why is not None:
-                result.drops[why] += 1
-                continue
             sync_fields = {"sync": "measured", "av_offset": offset,
                            "sync_score": None if judged is None else round(judged.score, 3)}
+        if several:
+            sync_fields["face"] = spoken.face
+            result.other_face += spoken.main_silent
         clip = dataset.clip(clip_plan.word, split, vd.id, clip_plan.start_ms)
         if out.resolve() not in clip.resolve().parents:
             raise InputError(f"refusing to write outside {out}: {clip}")

@@ -1,4 +1,5 @@
-"""Stage 2, track: <video>/video.mp4 -> <video>/track.npz + mouth.npy (builder.tracking).
+"""Stage 2, track: <video>/video.mp4 -> <video>/track.npz + mouth.npy (builder.tracking), and
+track.<k>.npz + mouth.<k>.npy for each further face track when `max_faces` > 1.
 
 `tracked` says whether a video's outputs are there and whole (damaged ones are removed, so the
 video is tracked again); `load_view` reads what clip planning needs from track.npz.
@@ -24,22 +25,45 @@ from lipreader.errors import SkipVideo
 @dataclass(frozen=True)
 class TrackSettings:
     mesh_every: int = 1     # run FaceMesh on every n-th frame (tracking.process_video)
+    max_faces: int = 1      # face tracks kept (tracking.process_video)
 
 
-def tracked(vd: VideoDir, remove: bool = True) -> bool:
-    """Whether the video's track.npz and mouth.npy are there and whole. Damaged ones are
-    removed (unless `remove` is False), so that the video is tracked again."""
-    if not vd.track.is_file():
-        return False
+def face_count(vd: VideoDir) -> int:
+    """How many face tracks the video's tracking wrote: 1 + the track.<k>.npz there, k = 1, 2..."""
+    n = 1
+    while vd.for_face(n).track.is_file():
+        n += 1
+    return n
+
+
+def faces(vd: VideoDir) -> list[VideoDir]:
+    """The folder once per face track: face 0 (the main face), then the others."""
+    return [vd.for_face(k) for k in range(face_count(vd))]
+
+
+def _whole(vd: VideoDir) -> bool:
     try:
         frames = load_view(vd).frames
         mouth = clipmod.load_mouth(vd.mouth)
-        whole = mouth.dtype == np.uint8 and mouth.shape == (frames, ROI, ROI)
+        return mouth.dtype == np.uint8 and mouth.shape == (frames, ROI, ROI)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
-        whole = False
+        return False
+
+
+def tracked(vd: VideoDir, remove: bool = True, max_faces: int | None = None) -> bool:
+    """Whether the video's track.npz and mouth.npy (and those of its other face tracks) are
+    there and whole, for `max_faces` face tracks (None: as many as were tracked). Damaged ones,
+    or those of another number of faces, are removed (unless `remove` is False), so that the
+    video is tracked again."""
+    vd = vd.for_face(0)
+    if not vd.track.is_file():
+        return False
+    found = faces(vd)
+    whole = (max_faces is None or len(found) == max_faces) and all(_whole(f) for f in found)
     if not whole and remove:
-        vd.track.unlink(missing_ok=True)
-        vd.mouth.unlink(missing_ok=True)
+        for f in found:
+            f.track.unlink(missing_ok=True)
+            f.mouth.unlink(missing_ok=True)
     return whole
 
 
@@ -62,11 +86,12 @@ def run(vd: VideoDir, settings: TrackSettings, on_frame: Callable[[int], None] |
     in <video>/skip.json and raised again."""
     from builder import tracking
 
-    if tracked(vd):
+    if tracked(vd, max_faces=settings.max_faces):
         return
     atomic.remove_stale_temps(vd.root)
     try:
-        tracking.process_video(vd.video, vd.root, mesh_every=settings.mesh_every, on_frame=on_frame)
+        tracking.process_video(vd.video, vd.root, mesh_every=settings.mesh_every,
+                               max_faces=settings.max_faces, on_frame=on_frame)
     except SkipVideo as e:
         record_skip(vd, "track", e)
         raise
@@ -81,5 +106,6 @@ def run_many(vds: Sequence[VideoDir], settings: TrackSettings, workers: int
     for vd in vds:
         atomic.remove_stale_temps(vd.root)
     for i, result in tracking.process_videos([(vd.video, vd.root) for vd in vds], workers,
-                                             mesh_every=settings.mesh_every):
+                                             mesh_every=settings.mesh_every,
+                                             max_faces=settings.max_faces):
         yield i, record_skip(vds[i], "track", result) if isinstance(result, SkipVideo) else None

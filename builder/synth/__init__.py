@@ -21,6 +21,7 @@ Everything here is a pure function of (face, script, parameters), except the `wr
 from builder.synth.corpus import (
     Corpus,
     CorpusDir,
+    SecondFace,
     VideoSpec,
     index_html,
     make_corpus,
@@ -47,7 +48,7 @@ from builder.synth.speakers import Speaker, make_speakers
 from builder.synth.voice import shifted, speech, write_wav
 
 __all__ = [
-    "FILLERS", "VOCABULARY", "WORD_SECONDS", "Corpus", "CorpusDir", "MouthModel", "Pose", "Renderer", "Script",
+    "FILLERS", "VOCABULARY", "WORD_SECONDS", "Corpus", "CorpusDir", "MouthModel", "Pose", "Renderer", "Script", "SecondFace",
     "Speaker", "VideoSpec", "Word", "builtin_poses", "caption_lines", "check_face_packages",
     "folder_poses", "index_html", "json3_text", "load_poses", "make_corpus", "make_script",
     "make_speakers", "plan_corpus", "playlist_html", "tps_warp", "vocabulary", "vtt_text",

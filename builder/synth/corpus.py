@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +84,30 @@ def playlist_html(names: Sequence[str], size: tuple[int, int]) -> str:
             f'</title></head>\n<body>\n{body}\n</body></html>\n')
 
 
+@dataclass(frozen=True)
+class SecondFace:
+    """A split frame: the speaker on one side, another face on the other whose mouth moves
+    after a script of its own (not the sound's). `side`: 0 the speaker is on the left half, 1
+    on the right; the two are placed in their halves (`Speaker.shift`) and sized apart, so the
+    silent face is sometimes the larger one."""
+
+    speaker: Speaker          # the silent face, already placed in its half
+    pose: Pose
+    script: Script            # what its mouth does
+    seed: int
+    side: int
+
+    def truth(self) -> dict:
+        return {"speaker": self.speaker.name, "speaking_side": "left right".split()[self.side],
+                "opening": [round(float(v), 3) for v in self.script.opening]}
+
+
+def _in_half(s: Speaker, side: int, face_frac: float) -> Speaker:
+    """The speaker placed in the middle of the left (0) or right (1) half of the frame."""
+    return replace(s, shift=(-0.25 if side == 0 else 0.25, s.shift[1]), face_frac=face_frac,
+                   angle=max(-4.0, min(4.0, s.angle)))
+
+
 @dataclass
 class VideoSpec:
     """Everything one worker needs to write one video folder (picklable)."""
@@ -99,6 +123,7 @@ class VideoSpec:
     audio: str = "speech"           # one of AUDIO_KINDS
     audio_offset_ms: float = 0.0    # the sound comes this late (negative: early)
     voice: tuple[Script, int] | None = None   # voiceover: (script, seed) of the voice heard
+    second: SecondFace | None = None          # a second face in the frame (`second_face`)
 
     def truth(self) -> dict:
         s = self.speaker
@@ -107,7 +132,8 @@ class VideoSpec:
                 "duration": round(self.script.frames / self.script.fps, 3),
                 "words": [asdict(w) for w in self.script.words],
                 "opening": [round(float(v), 3) for v in self.script.opening],
-                "audio": {"kind": self.audio, "offset_ms": self.audio_offset_ms}}
+                "audio": {"kind": self.audio, "offset_ms": self.audio_offset_ms},
+                **({"second_face": self.second.truth()} if self.second else {})}
 
     def heard(self) -> Script:
         """The script whose words the sound track says (and the captions give)."""
@@ -133,9 +159,11 @@ class VideoSpec:
 def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speakers: int = 6,
                 holdout_speakers: int = 1, seconds: float = 14.0, fps: float = FPS,
                 height: int = 480, seed: int = 0, audio: str = "speech", audio_offset_ms: float = 0.0,
-                ) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
+                second_face: bool = False) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
     """Vocabulary, speakers and one spec per video, all decided by `seed`. Every video's sound
-    is `audio` (AUDIO_KINDS; a voice-over says another, unseen script) `audio_offset_ms` late."""
+    is `audio` (AUDIO_KINDS; a voice-over says another, unseen script) `audio_offset_ms` late.
+    `second_face`: each frame is split between the speaker and another speaker whose mouth
+    moves after its own script (SecondFace)."""
     if audio not in AUDIO_KINDS:
         raise InputError(f"--audio must be one of {', '.join(AUDIO_KINDS)}, got {audio!r}")
     if not MIN_HEIGHT <= height <= MAX_HEIGHT:
@@ -169,6 +197,16 @@ def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speake
             orng = np.random.default_rng([seed, i, 0x0DD])
             spec.voice = (make_script(vocab, seconds * float(orng.uniform(0.85, 1.15)), fps, orng),
                           int(orng.integers(2**31)))
+        if second_face:
+            srng = np.random.default_rng([seed, i, 0x2FACE])
+            other = spk[order[(i + 1 + int(srng.integers(len(spk) - 1))) % len(spk)]] \
+                if len(spk) > 1 else s
+            side = int(srng.integers(2))
+            sizes = srng.uniform(0.24, 0.32, 2)
+            spec.speaker = _in_half(s, side, float(sizes[0]))
+            silent = make_script(vocab, script.frames / fps, fps, srng, other.amplitude)
+            spec.second = SecondFace(_in_half(other, 1 - side, float(sizes[1])), poses[other.pose],
+                                     silent, int(srng.integers(2**31)), side)
         specs.append(spec)
     return vocab, spk, specs
 
@@ -185,10 +223,18 @@ def write_video_dir(spec: VideoSpec, out: Path) -> dict[int, np.ndarray]:
     done = truth_path.is_file() and folder.video.is_file() and \
         json.loads(truth_path.read_text()) == json.loads(json.dumps(truth))
     crops: dict[int, np.ndarray] = {}
+    second = spec.second
+    other = None if second is None else Renderer(second.pose, second.speaker, spec.size, second.seed)
 
     def frames() -> Iterator[np.ndarray]:
         for k in range(spec.script.frames):
             img = renderer.frame(spec.script.params[k], spec.script.motion[k], k)
+            if other is not None:
+                j = min(k, second.script.frames - 1)
+                half = spec.size[0] // 2
+                theirs = other.frame(second.script.params[j], second.script.motion[j], k)
+                cols = slice(half, None) if second.side == 0 else slice(0, half)
+                img[:, cols] = theirs[:, cols]
             if k in spec.crop_frames:
                 crops[k] = _crop(img, *renderer.mouth_point(spec.script.motion[k]))
             yield img
@@ -278,7 +324,7 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
                 speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = FPS,
                 seed: int = 0, faces: Path | None = None, workers: int = 0,
                 show_progress: bool = False, audio: str = "speech",
-                audio_offset_ms: float = 0.0) -> Corpus:
+                audio_offset_ms: float = 0.0, second_face: bool = False) -> Corpus:
     """Generate a corpus under `out` (see pipelines.synth for the layout); `workers` 0 uses
     up to one process per core, 1 renders in this process."""
     import time
@@ -290,7 +336,7 @@ def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 1
     out = Path(out)
     poses = load_poses(faces)
     vocab, spk, specs = plan_corpus(poses, words, videos, speakers, holdout_speakers,
-                                    seconds, fps, height, seed, audio, audio_offset_ms)
+                                    seconds, fps, height, seed, audio, audio_offset_ms, second_face)
     sheet_plan = _contact_plan(specs, vocab)
     for utts in sheet_plan.values():
         for i, ks in utts:
