@@ -24,6 +24,7 @@ from typing import Any
 from builder import clips as clipmod
 from builder import dataset as ds
 from builder import sync as syncmod
+from builder import voiced
 from builder.layout import DatasetDir
 from builder.stages import sync as syncstage
 from builder.stages.state import VideoState, read_record
@@ -210,7 +211,8 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     known = synced is not None and synced.known
     offset = synced.offset if known else 0
     opening = load_opening(vd) if known else None
-    for w in state.words:
+    # Captions and sound share a clock: the sound ends the words, before the offset moves them.
+    for w in voiced.voiced_ends(state.words, synced.energy) if known else state.words:
         if w.text not in vocab:
             continue
         if (vd.id, int(round(w.start * 1000))) not in kept:
