@@ -31,7 +31,7 @@ QUIET_LEVEL = 0.4          # quiet: below floor + this share of the way up to th
 MIN_RANGE = 2.0            # log energy (about 9 dB) speech must stand above the floor, or no evidence
 QUIET_FRAMES = 2           # frames in a row below the level that end a voiced stretch
 ONSET_SLACK_S = 0.12       # a caption onset may come this early before the voice starts
-END_SHIFT_S = 0.03         # from the first quiet frame's centre back to the end of the sound
+END_SHIFT_S = 0.05         # the frame before the first quiet one still holds the voice's tail
 
 
 def quiet_level(energy: np.ndarray) -> float | None:

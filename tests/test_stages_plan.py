@@ -75,7 +75,7 @@ def test_the_sound_ends_the_words_before_the_offset_moves_them(tmp_path):
     with_sound = [r for r, _ in plan.video_clips(vs[0], decided, kept, LIMITS, dataset).clips]
     silent = [r for r, _ in plan.video_clips(vs[1], decided, kept, LIMITS, dataset).clips]
     assert [(r.start, r.end, r.end_by, r.av_offset, r.start_ms) for r in with_sound] == [
-        (1.92, 2.29, "voiced", 2, 1920), (4.92, 5.29, "voiced", 2, 4920)]
+        (1.92, 2.27, "voiced", 2, 1920), (4.92, 5.27, "voiced", 2, 4920)]
     assert [(r.start, r.end, r.end_by, r.sync) for r in silent] == [
         (2.0, 2.4, "prior", "unknown"), (5.0, 5.4, "prior", "unknown")]
     assert with_sound[0].sidecar()["end_by"] == "voiced"
