@@ -20,7 +20,8 @@ Every word carries a `source` saying how its times were found:
   next onset comes later: a pause, a filler the captions leave out; the end is the onset plus
   the word's usual duration). The usual duration (`DurationPrior`) is learnt from the video's own words that
   the next onset in their line ends. A word never runs into the next one nor lasts more than
-  `MAX_WORD_S`. The end of the voiced stretch in the audio is not used here.
+  `MAX_WORD_S`. Where the video has sound, builder.voiced moves these ends to where the voice
+  after the onset falls quiet (end_by "voiced") once the sound is decoded (the plan stage).
 - "cue-estimate": the file only times whole cues; each cue's duration is shared among its
   words in proportion to their length. The builder may trust these less or skip them.
 
@@ -71,7 +72,7 @@ class Word:
     start: float
     end: float
     source: str
-    end_by: str = ""   # how the end was found (exact sources): NEXT_ONSET, LINE_END or PAUSE_PRIOR
+    end_by: str = ""   # how the end was found (exact sources): NEXT_ONSET, LINE_END, PAUSE_PRIOR, voiced
 
     @property
     def estimated(self) -> bool:

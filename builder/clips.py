@@ -79,6 +79,7 @@ class ClipPlan:
     face_width: float       # median over the clip's good frames, pixels
     max_yaw: float          # over the word's frames, degrees
     index: tuple[int, ...]
+    end_by: str = ""        # how the word's end was found (captions.Word.end_by, voiced.VOICED)
 
     @property
     def start_ms(self) -> int:
@@ -93,6 +94,8 @@ class ClipPlan:
         d["max_yaw"] = round(self.max_yaw, 1)
         d["start"] = round(self.start, 3)
         d["end"] = round(self.end, 3)
+        if not self.end_by:
+            del d["end_by"]
         return d
 
 
@@ -149,7 +152,8 @@ def plan_clip(word: Word, track: TrackView, limits: Limits) -> ClipPlan | str:
     index = tuple(int(i) for i in window[nearest])
     return ClipPlan(word=word.text, start=word.start, end=word.end, source=word.source,
                     first=first, frames=n, word_start_frame=ws - first, word_end_frame=we - first,
-                    padded=missing, face_width=width, max_yaw=yaw, index=index)
+                    padded=missing, face_width=width, max_yaw=yaw, index=index,
+                    end_by=word.end_by)
 
 
 def cut_clip(mouth: np.ndarray, plan: ClipPlan) -> np.ndarray:

@@ -1,9 +1,13 @@
 """A video file on disk, brought into the data/videos/<id>/ layout like a download.
 
 Captions beside it are taken along: <stem>.<lang>.<ext> or <stem>.<ext> (taken as the
-fetch language), ext one of json3, srv3, vtt, srt; the best format wins. A yt-dlp metadata file
-beside it (<stem>.info.json, as `yt-dlp --write-info-json` writes) gives its uploader, channel,
-licence and language, so `--split-by channel|uploader` and `--license` work on local files.
+fetch language), ext one of json3, srv3, vtt, srt; the best format wins. An automatic track
+named as fetch keeps one beside manual captions, <stem>.<lang>.auto.<ext> or <stem>.auto.<ext>,
+comes along too (captions.<lang>.auto.<ext>): manual text takes its word times from it. Alone,
+it is the video's captions.
+A yt-dlp metadata file beside it (<stem>.info.json, as `yt-dlp --write-info-json` writes) gives
+its uploader, channel, licence and language, so `--split-by channel|uploader` and `--license`
+work on local files.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.download import caption_record, safe_id
-from builder.layout import CAPTION_EXTS, VideoDir
+from builder.layout import AUTO_MARK, CAPTION_EXTS, VideoDir
 from builder.media import MediaInfo, ffmpeg_exe, probe
 from lipreader.errors import SkipVideo
 
@@ -40,10 +44,12 @@ def signature(path: Path) -> dict[str, Any]:
     return {"source_size": st.st_size, "source_mtime": int(st.st_mtime)}
 
 
-def find_caption(video: Path, lang: str) -> Path | None:
-    """The best caption file beside `video` in `lang` (json3 > srv3 > vtt > srt)."""
+def find_caption(video: Path, lang: str, automatic: bool = False) -> Path | None:
+    """The best caption file beside `video` in `lang` (json3 > srv3 > vtt > srt); with
+    `automatic`, the best automatic track (<stem>.<lang>.auto.<ext>, <stem>.auto.<ext>)."""
+    mark = f".{AUTO_MARK}" if automatic else ""
     for ext in CAPTION_EXTS:
-        for name in (f"{video.stem}.{lang}.{ext}", f"{video.stem}.{ext}"):
+        for name in (f"{video.stem}.{lang}{mark}.{ext}", f"{video.stem}{mark}.{ext}"):
             p = video.with_name(name)
             if p.is_file():
                 return p
@@ -82,11 +88,12 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
         _to_mp4(path, target)
     media = _probe(target, path)
     meta = sidecar_info(path)
-    caption = find_caption(path, lang)
-    copied = None
-    if caption is not None:
-        copied = vd.caption(lang, caption.suffix.lstrip("."))
-        shutil.copyfile(caption, copied)
+    caption, timing = find_caption(path, lang), find_caption(path, lang, automatic=True)
+    automatic = caption is None and timing is not None
+    if automatic:
+        caption, timing = timing, None
+    copied = _copy(caption, vd.caption(lang, caption.suffix.lstrip("."))) if caption else None
+    timed = _copy(timing, vd.caption(lang, timing.suffix.lstrip("."), True)) if timing else None
     return {
         "id": local_id(path),
         "extractor": "local",
@@ -95,11 +102,17 @@ def import_file(path: Path, folder: Path, lang: str) -> dict[str, Any]:
         "source_url": str(path),
         "uploader": None, "channel": None, "license": None, "language": None, **meta,
         "duration": media.duration, "fps": media.fps, "width": media.width, "height": media.height,
-        "captions": caption_record(copied, lang, lang, False) if copied else None,
+        "captions": caption_record(copied, lang, lang, automatic),
+        "captions_timing": caption_record(timed, lang, lang, True),
         "captions_note": "" if copied else f"no {lang} captions beside the file "
                                            f"({path.stem}.{lang}.vtt, .json3 or .srt)",
         **signature(path),
     }
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copyfile(src, dst)
+    return dst
 
 
 def _probe(target: Path, original: Path) -> MediaInfo:

@@ -31,6 +31,7 @@ class ClipRecord:
     source: str | None = None       # where the word's timing came from (captions.Word.source)
     start: float | None = None      # the word's time in the video, seconds
     end: float | None = None
+    end_by: str | None = None       # how the end was found: next-onset, line-end, prior, voiced, ...
     start_ms: int | None = None
     first: int | None = None        # first video frame of the clip
     frames: int | None = None

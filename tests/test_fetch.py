@@ -471,6 +471,35 @@ def test_local_file_takes_who_speaks_from_a_metadata_file_beside_it(cfg, site, t
     assert outcomes["b.mp4"].reason.endswith("b.info.json: not a metadata file (expected a JSON object)")
 
 
+def test_a_local_file_takes_the_automatic_track_beside_its_manual_captions(cfg, site, tmp_path, capsys):
+    talks = tmp_path / "talks"
+    talks.mkdir()
+    for name in ("talk", "auto-only"):
+        (talks / f"{name}.mp4").write_bytes((site / "clip.mp4").read_bytes())
+    (talks / "talk.en.json3").write_text(MANUAL_TEXT)                    # manual: cue times only
+    (talks / "talk.en.auto.json3").write_text(fp.json3("auto", "words"))  # as fetch names it
+    (talks / "talk.auto.vtt").write_text(fp.vtt("less", "good"))         # json3 is the better format
+    (talks / "auto-only.auto.json3").write_text(fp.json3("auto", "words"))
+    fetch.run(cfg, [str(talks)])
+    out = capsys.readouterr().out
+    vds = {vd.id.split("-")[1]: vd for vd in folders(cfg).values()}
+    vd, alone = vds["talk"], vds["auto"]
+    assert [p.name for p in vd.captions()] == ["captions.en.json3", "captions.en.auto.json3"]
+    assert vd.caption("en", "json3").read_text() == MANUAL_TEXT
+    assert vd.caption("en", "json3", True).read_text() == fp.json3("auto", "words")
+    info = info_of(vd)
+    assert info["captions"]["automatic"] is False
+    assert info["captions_timing"] == {"lang": "en", "site_lang": "en", "format": "json3",
+                                       "automatic": True, "file": "captions.en.auto.json3"}
+    assert "talk.mp4  [captions en json3 (manual, timed by the automatic ones)]" in out
+    # an automatic track alone is the video's captions
+    assert [p.name for p in alone.captions()] == ["captions.en.json3"]
+    assert (info_of(alone)["captions"]["automatic"], info_of(alone)["captions_timing"]) == (True, None)
+    assert "auto-only.mp4  [captions en json3 (automatic)]" in out
+    # manual text on automatic times: the clips the automatic track alone gives
+    assert _plans(vd) == _plans(alone) == [("auto", 2, -2, 10), ("words", 14, -2, 10)]
+
+
 def test_local_non_mp4_is_converted(cfg, site, tmp_path):
     mkv = tmp_path / "clip.mkv"
     subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-i", str(site / "clip.mp4"), "-c", "copy",

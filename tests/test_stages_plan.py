@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from builder.captions import Word
@@ -52,3 +54,28 @@ def test_video_clips_gives_records_in_the_plans_split_and_counts_drops(tmp_path)
     assert (rec.path, rec.word, rec.split, rec.video_id, rec.start_ms) == ("hello/val/v0_2000.mp4", "hello", "val", "v0", 2000)
     assert len(index) == 29 and got.seconds == T / 25
     assert dict(got.drops) == {"no face during the word": 1}
+
+
+def test_the_sound_ends_the_words_before_the_offset_moves_them(tmp_path):
+    from builder import sync
+
+    dataset = DatasetDir(tmp_path / "ds")
+    vs = states(tmp_path / "videos", 2)
+    T = 200
+    energy = np.full(T, -13.0, np.float32)
+    energy[50:60] = energy[75:83] = energy[125:135] = -4.0   # "hello" is voiced 2.0-2.4 s on the sound
+    for s in vs:
+        s.words = [replace(w, end_by="prior") for w in s.words]
+        np.savez(s.vd.track, segment=np.zeros(T, np.int32), face_width=np.full(T, 100.0), yaw=np.zeros(T),
+                 opening=np.zeros(T, np.float32))
+    sync.save(vs[0].vd.sync, sync.Sync(energy, True, 2, 1.0, np.zeros((0, 3), np.float32)), T)
+    sync.save(vs[1].vd.sync, sync.video_sync(np.zeros(T), None), T)      # no sound
+    decided = plan.Plan({}, ["hello"], {"v0": "val", "v1": "val"})
+    kept = plan.kept_words(vs, decided, max_per_word=0)
+    with_sound = [r for r, _ in plan.video_clips(vs[0], decided, kept, LIMITS, dataset).clips]
+    silent = [r for r, _ in plan.video_clips(vs[1], decided, kept, LIMITS, dataset).clips]
+    assert [(r.start, r.end, r.end_by, r.av_offset, r.start_ms) for r in with_sound] == [
+        (1.92, 2.27, "voiced", 2, 1920), (4.92, 5.27, "voiced", 2, 4920)]
+    assert [(r.start, r.end, r.end_by, r.sync) for r in silent] == [
+        (2.0, 2.4, "prior", "unknown"), (5.0, 5.4, "prior", "unknown")]
+    assert with_sound[0].sidecar()["end_by"] == "voiced"

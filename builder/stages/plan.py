@@ -27,6 +27,7 @@ from builder import clips as clipmod
 from builder import dataset as ds
 from builder import sync as syncmod
 from builder.captions import Word
+from builder import voiced
 from builder.layout import DatasetDir
 from builder.stages import sync as syncstage
 from builder.stages.state import VideoState, read_record
@@ -277,7 +278,8 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     tracks = [FaceTrack(v, load_opening(f) if known else None)
               for f, v in zip(face_dirs, views, strict=True)]
     several = len(face_dirs) > 1
-    for w in state.words:
+    # Captions and sound share a clock: the sound ends the words, before the offset moves them.
+    for w in voiced.voiced_ends(state.words, synced.energy) if known else state.words:
         if w.text not in vocab:
             continue
         if (vd.id, int(round(w.start * 1000))) not in kept:
