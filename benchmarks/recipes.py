@@ -103,12 +103,15 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--corpora", default="a,b,c")
     ap.add_argument("--split-by", default="video", choices=("video", "channel"))
+    ap.add_argument("--build-only", action="store_true", help="generate and build the corpora, train nothing")
     a = ap.parse_args()
     results = a.out / "recipes.json"
     rows = json.loads(results.read_text()) if results.is_file() else []
     for c in a.corpora.split(","):
         root = a.out / c
         info = build_corpus(root, CORPORA[c])
+        if a.build_only:
+            continue
         for r in a.recipes.split(","):
             for s in (int(x) for x in a.seeds.split(",")):
                 run_dir = root / "runs" / f"{a.split_by}-{r}-{s}"
