@@ -441,7 +441,7 @@ def model_page_html(m: dict[str, Any]) -> str:
     h = m.get("history") or []
     parts = []
     last = h[-1] if h else {}
-    figs = [("epochs", last.get("epoch", -1) + 1 if h else 0, "epochs")]
+    figs = [("epochs", last.get("epoch", 0), "epochs")]
     if last.get("val_top1") is not None:
         figs += [(f"{last.get('val_split', 'validation')} top-1", number(last["val_top1"], 3), "top1"),
                  (f"{last.get('val_split', 'validation')} top-5", number(last.get("val_top5"), 3), "top5")]
