@@ -20,13 +20,14 @@ from typing import Any
 from urllib.parse import quote
 
 from lipreader import atomic
+from lipreader.constants import FPS, ROI, WORD_FRAMES
 from lipreader.manifest import MANIFEST, parse_manifest
 
 INDEX = "index.html"        # dataset/index.html: the overview
 PAGES = ".pages"            # dataset/.pages/: the other pages, the stylesheet, the previews
 STYLE = "style.css"
-PREVIEWS = "previews"       # .pages/previews/<word>/<split>/<video_id>_<start_ms>.webp
-PREVIEW_EXT = ".webp"
+PREVIEWS = "previews"       # .pages/previews/<word>/<split>/<video_id>_<start_ms>.jpg
+PREVIEW_EXT = ".jpg"        # the clip's frames one above the other; CSS steps through them
 
 
 def word_page_name(word: str) -> str:
@@ -95,7 +96,11 @@ ul.grid { list-style: none; padding: 0; display: grid; gap: .75rem;
   grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); }
 ul.grid li { background: var(--soft); border: 1px solid var(--line); border-radius: 6px;
   padding: .4rem; font-size: .8rem; }
-ul.grid img { display: block; width: 96px; height: 96px; image-rendering: pixelated; }
+.film { display: block; width: 96px; height: 96px; }
+.film img { display: block; width: 96px; height: 96px; object-fit: none; object-position: 0 0;
+  animation: play 1.16s steps(29, jump-none) infinite; }
+@keyframes play { from { object-position: 0 0%; } to { object-position: 0 100%; } }
+@media (prefers-reduced-motion: reduce) { .film img { animation: none; } }
 ul.grid dl { margin: .25rem 0 0; display: grid; grid-template-columns: auto 1fr; gap: 0 .4rem; }
 ul.grid dt { color: var(--muted); }
 ul.grid dd { margin: 0; }
@@ -249,9 +254,11 @@ def clip_card(c: dict[str, Any], up: str) -> str:
     `c`: a manifest record's fields, plus "preview" (name under .pages/, or None)."""
     alt = f"{c['word']} in {c.get('video_id') or 'an unknown video'}"
     clip = f"{up}{c['path']}"
-    pic = (f'<a href="{esc(href(clip))}"><img src="{esc(href(c["preview"]))}" alt="{esc(alt)}" '
-           f'width="96" height="96" loading="lazy"></a>' if c.get("preview")
-           else f'<a href="{esc(href(clip))}">{esc(Path(c["path"]).name)}</a>')
+    n = max(int(c.get("frames") or WORD_FRAMES), 2)
+    pic = (f'<a class="film" href="{esc(href(clip))}"><img src="{esc(href(c["preview"]))}" alt="{esc(alt)}" '
+           f'width="{ROI}" height="{ROI}" loading="lazy" '
+           f'style="animation-timing-function: steps({n}, jump-none); animation-duration: {n / FPS:.2f}s"></a>'
+           if c.get("preview") else f'<a href="{esc(href(clip))}">{esc(Path(c["path"]).name)}</a>')
     vid = c.get("video_id")
     rows = [("video", link(video_page_name(vid), vid) if vid else None), ("time", _time(c.get("start"))), ("split", c.get("split")),
             ("face", _px(c.get("face_width"))), ("yaw", _deg(c.get("max_yaw"))),

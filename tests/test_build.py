@@ -562,7 +562,7 @@ def test_every_link_and_preview_of_the_pages_is_a_file(clean):
         for target in local_links(page):
             assert target.is_file(), f"{page.name} links to a missing {target}"
             seen.add(target.resolve())
-    previews = {p.resolve() for p in (out / ".pages" / "previews").rglob("*.webp")}
+    previews = {p.resolve() for p in (out / ".pages" / "previews").rglob("*.jpg")}
     assert previews and previews <= seen      # every preview is shown, and each shown one is there
     assert {(out / r["path"]).resolve() for r in records} <= seen   # every clip is linked
     assert "pages: data/dataset/index.html" in output

@@ -46,7 +46,7 @@ def small_dataset(root) -> DatasetDir:
     dataset = DatasetDir(root)
     rng = np.random.default_rng(0)
     recs = [ClipRecord(f"hi/{split}/v1_{ms}.mp4", "hi", split, video_id="v1", start=ms / 1000,
-                       source="json3-auto", face_width=120.0, max_yaw=5.0)
+                       source="json3-auto", face_width=120.0, max_yaw=5.0, frames=8)
             for split, ms in (("train", 0), ("train", 2000), ("val", 4000))]
     for r in recs:
         media.write_video(dataset.root / r.path, rng.integers(0, 255, (8, 96, 96), np.uint8), lossless=True)
@@ -64,7 +64,9 @@ def test_previews_are_made_once_and_again_only_for_a_newer_clip(tmp_path):
     from PIL import Image
 
     with Image.open(preview) as im:
-        assert im.n_frames == 8 and im.size == (96, 96)
+        assert im.size == (96, 8 * 96)      # the 8 frames one above the other
+    page = dataset.word_page("hi").read_text()
+    assert "steps(8, jump-none)" in page and "animation-duration: 0.32s" in page
     first = preview.stat().st_mtime_ns
     assert report.write_pages(dataset).previews_made == 0 and preview.stat().st_mtime_ns == first
     clip = dataset.root / "hi/train/v1_0.mp4"
@@ -96,5 +98,5 @@ def test_report_makes_the_pages_again_and_says_what_is_missing(tmp_path):
     res = runner.invoke(cli, ["report", str(dataset.root), "--model", str(tmp_path / "m.pt")])
     assert res.exit_code == 0, res.output
     page = dataset.model_page(tmp_path / "m.pt").read_text()
-    assert 'data-pair="hi&gt;yo"' in page and 'src="previews/hi/val/v1_4000.webp"' in page
+    assert 'data-pair="hi&gt;yo"' in page and 'src="previews/hi/val/v1_4000.jpg"' in page
     assert 'href=".pages/model-m.html"' in dataset.index.read_text()

@@ -3,8 +3,10 @@ the clip records; after packing, the web pages (index.html and .pages/, lipreade
 moving preview of each clip they show.
 
 The pages are made again from those files and the video folders alone (`lipreader report`).
-Previews are animated WebP (Chromium, Firefox and Safari play them from disk), made from the
-packed clips when the cache is there; one that exists is never made again.
+A preview is the clip's frames one above the other in one JPEG, which the page's stylesheet
+steps through (a CSS animation of the image's object-position: it plays from disk in any browser, without JavaScript, and costs
+a few milliseconds a clip to make where an animated WebP or GIF costs tens). Previews are made
+from the packed clips when the cache is there; one that exists is never made again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from lipreader.constants import FPS
 from lipreader.manifest import ClipRecord, manifest_text, parse_manifest
 
 PREVIEWS_PER_WORD = 48     # clips shown (with a moving preview) on a word's page
-PREVIEW_QUALITY = 50       # WebP quality: a 29-frame clip is a few tens of kB
+PREVIEW_QUALITY = 80       # JPEG quality: a 29-frame clip is about 40 kB
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def shown_clips(records: list[ClipRecord], per_word: int = PREVIEWS_PER_WORD) ->
 
 
 def write_previews(dataset: DatasetDir, clips: Iterable[ClipRecord]) -> int:
-    """An animated WebP beside the pages for each clip that lacks one (or has an older one);
+    """A preview beside the pages for each clip that lacks one (or has an older one);
     frames come from the packed cache when it holds the clip. Returns how many were made."""
     from lipreader import data
 
@@ -152,14 +154,13 @@ def _fresh(made: Path, source: Path) -> bool:
         return False
 
 
-def preview(frames: np.ndarray, path: Path, fps: float = FPS) -> Path:
-    """(T, H, W) uint8 gray frames -> a looping animated WebP at the clip's own rate."""
+def preview(frames: np.ndarray, path: Path) -> Path:
+    """(T, H, W) uint8 gray frames -> one (T*H, W) JPEG, the frames one above the other."""
     from PIL import Image
 
-    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    strip = np.ascontiguousarray(frames).reshape(-1, frames.shape[-1])
     with atomic.atomic_path(path) as tmp:
-        images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:],
-                       duration=int(round(1000 / fps)), loop=0, quality=PREVIEW_QUALITY, method=0)
+        Image.fromarray(strip).save(tmp, format="JPEG", quality=PREVIEW_QUALITY)
     return path
 
 
@@ -294,6 +295,6 @@ def _remove_stale_previews(dataset: DatasetDir, keep: set[Path]) -> None:
     folder = dataset.pages / pg.PREVIEWS
     if not folder.is_dir():
         return
-    for f in folder.rglob(f"*{pg.PREVIEW_EXT}"):
-        if f not in keep:
+    for f in folder.rglob("*"):
+        if f.is_file() and f not in keep:
             f.unlink()
