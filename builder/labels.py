@@ -25,7 +25,9 @@ _WINDOWS_RESERVED = frozenset(
 )
 _DATASET_ROOT = DatasetDir(Path("dataset"))
 _DATASET_NAMES = frozenset(p.name for p in (_DATASET_ROOT.manifest, _DATASET_ROOT.stats,
-                                             _DATASET_ROOT.contact_sheet, _DATASET_ROOT.cache))
+                                             _DATASET_ROOT.contact_sheet, _DATASET_ROOT.cache,
+                                             _DATASET_ROOT.videos, _DATASET_ROOT.index,
+                                             _DATASET_ROOT.pages))
 _BAD_FOLDER_CHARS = frozenset('<>:"|?*')
 _BAD_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
 

@@ -1,7 +1,8 @@
 """Every fixed file and folder name of the on-disk layout, in one place.
 
 The two dataset names that training reads too (manifest.jsonl, .cache) are declared in
-lipreader.manifest, which the lower layer can import; they are reached through DatasetDir here.
+lipreader.manifest, and the web pages' names (which `train` writes a page among) in
+lipreader.pages: the lower layer can import them; they are reached through DatasetDir here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lipreader import pages
 from lipreader.manifest import CACHE, MANIFEST, PLAN
 
 CAPTION_EXTS = ("json3", "srv3", "vtt", "srt")
@@ -144,3 +146,34 @@ class DatasetDir:
     def cache(self) -> Path:
         """uint8 clip arrays for training, one memory-mapped file per split."""
         return self.root / CACHE
+
+    @property
+    def videos(self) -> Path:
+        """Per video of the last build: split, seconds, skip reason, drops (the video pages' facts)."""
+        return self.root / "videos.json"
+
+    @property
+    def index(self) -> Path:
+        """The overview page; the other pages sit in `pages`."""
+        return self.root / pages.INDEX
+
+    @property
+    def pages(self) -> Path:
+        return self.root / pages.PAGES
+
+    @property
+    def stylesheet(self) -> Path:
+        return self.pages / pages.STYLE
+
+    def word_page(self, word: str) -> Path:
+        return self.pages / pages.word_page_name(word)
+
+    def video_page(self, video_id: str) -> Path:
+        return self.pages / pages.video_page_name(video_id)
+
+    def model_page(self, model: str | Path) -> Path:
+        return pages.model_page(self.root, model)
+
+    def preview(self, clip: str) -> Path:
+        """The web-playable preview of a clip (its path relative to the root)."""
+        return self.pages / pages.preview_name(clip)

@@ -59,6 +59,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       lipreader build-dataset       captions + face tracking -> one clip per word
       lipreader train               train the ResNet-LSTM word classifier
       lipreader read URL            which word is spoken in each stretch
+      lipreader report              the dataset's and a model's web pages, again
       lipreader demo                the whole chain offline on generated videos
     """
     ctx.meta["lipreader.verbose"] = verbose
@@ -245,6 +246,18 @@ def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate, wait) 
     cfg = cfg.override("general", pretrainedmodelpath=model, wait=wait)
     read_pipeline.run(cfg, source, out=Path(out) if out else None, captions=captions,
                       annotate=Path(annotate) if annotate else None)
+
+
+@cli.command()
+@click.argument("dataset", required=False, type=click.Path(file_okay=False))
+@click.option("--model", type=click.Path(dir_okay=False), help="Also make this model's page.")
+@_wait_option
+@click.pass_context
+def report(ctx, dataset, model, wait) -> None:
+    """Make the web pages of DATASET ([general] dataset) again: index.html beside it."""
+    from pipelines import pages as pages_pipeline
+
+    pages_pipeline.run(_config(ctx).override("general", wait=wait), dataset, model)
 
 
 @cli.command()

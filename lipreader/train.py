@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lipreader import atomic, data, distributed, lock
+from lipreader import atomic, data, distributed, lock, pages
 from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.checkpoint import (
     dims_of,
@@ -130,8 +130,15 @@ def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = 
 
 def _side_files(model_path: Path) -> dict[str, Path]:
     stem = model_path.with_suffix("")
-    return {"best": Path(f"{stem}.best.pt"), "metrics": Path(f"{stem}.metrics.json"),
+    return {"best": Path(f"{stem}.best.pt"), **pages.model_files(model_path),
             "curves": Path(f"{stem}.curves.png"), "confusion": Path(f"{stem}.confusion.png")}
+
+
+def evaluated_paths(loader: data.ClipLoader, world: int) -> list[str]:
+    """The clip paths in the order `evaluate` returns its predictions: each rank's share of
+    the clips in turn, those of words outside the vocabulary left out."""
+    idx = np.concatenate([np.arange(len(loader.cache))[r::world] for r in range(world)])
+    return [loader.cache.paths[i] for i in idx if loader.labels[i] >= 0]
 
 
 def summary_table(history: list[dict]) -> str:
@@ -354,6 +361,12 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
         write_json(files["metrics"], m.history)
         confusion = (last_eval["pred"], last_eval["label"]) if last_eval is not None else None
         say(write_plots(m.history, confusion, vocab, files))
+        predictions = None
+        if last_eval is not None:
+            predictions = pages.predictions_json(val_split, vocab, zip(
+                evaluated_paths(val_loader, dist_info.world), last_eval["label"], last_eval["pred"], strict=True))
+            write_json(files["predictions"], predictions)
+        say(f"model page: {pages.write_model_page(root, model_path, m.history, predictions)}")
         say(table)
     distributed.finish(dist_info)
     return TrainResult(model_path, epoch=m.start_epoch + len(run_history), history=run_history, best_top1=m.best,

@@ -10,8 +10,9 @@ locks, the progress bars and the worker pools, and prints the summary. Each stag
              (with [build] max_faces > 1: track.<k>.npz, mouth.<k>.npy, sync.<k>.npz per face)
   3. plan    words + track -> which clips, or why not     (pure, in the main process)
   4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
-  5. report  manifest.jsonl, stats.json, contact_sheet.png, a summary table
-  6. pack    each split's clips -> .cache/<split>.npy, the uint8 array training memory-maps
+  5. report  manifest.jsonl, stats.json, videos.json, contact_sheet.png, a summary table
+  6. pack    each split's clips -> .cache/<split>.npy, the uint8 array training memory-maps;
+     then the web pages: index.html and .pages/ (a page per word, per video; moving previews)
 A video a stage rejects gets <video>/skip.json with the reason, and the batch goes on.
 """
 
@@ -163,11 +164,19 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     limits = settings.limits(cfg)
     skipped: Counter[str] = Counter()
     planned: list[planstage.VideoClips] = []
+    outcomes: list[reportstage.VideoOutcome] = []
     for s in mine:
         if s.skip:
             skipped[s.skip["reason"]] += 1
+            outcomes.append(reportstage.VideoOutcome(s.vd.id, decided.videos.get(s.vd.id),
+                                                     skipped=s.skip["reason"], source_url=s.source_url))
             continue
         planned.append(planstage.video_clips(s, decided, kept, limits, dataset))
+        v = planned[-1]
+        outcomes.append(reportstage.VideoOutcome(s.vd.id, decided.videos.get(s.vd.id), round(v.seconds, 3),
+                                                 drops=dict(sorted(v.drops.items())),
+                                                 caption_drops=dict(sorted(v.caption_drops.items())),
+                                                 source_url=s.source_url))
     records: list[ClipRecord] = [rec for v in planned for rec, _ in v.clips]
     drops: Counter[str] = sum((v.drops for v in planned), Counter())
     caption_drops: Counter[str] = sum((v.caption_drops for v in planned), Counter())
@@ -180,16 +189,17 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
                           sum(v.seconds for v in planned), decided.vocabulary, caption_drops,
-                          sum(v.other_face for v in planned))
+                          other_face=sum(v.other_face for v in planned), outcomes=outcomes)
     st = rep.stats
 
-    # 6. pack the clips for training
+    # 6. pack the clips for training, then the web pages (their previews come from the packed clips)
     for split in sorted({r.split for r in records}):
         packstage.run(out, split)
+    pages = reportstage.write_pages(dataset, videos_root)
     print(ds.summary_table(st))
     print(f"{st['clips']} clips from {len(mine) - sum(skipped.values())} of {len(mine)} videos "
           f"({st['hours'] * 60:.1f} min) in {out}")
-    print(f"manifest: {rep.manifest}\nstats: {rep.stats_file}")
+    print(f"manifest: {rep.manifest}\nstats: {rep.stats_file}\npages: {pages.index}")
     if rep.contact_sheet:
         print(f"contact sheet: {rep.contact_sheet}")
     return BuildSummary(out, st, rep.manifest, rep.contact_sheet)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -266,7 +270,7 @@ def test_hostile_labels_and_broken_videos_never_stop_the_batch(clean, corpus, tm
     assert res.exit_code == 0, res.output
     out = tmp_path / "data" / "dataset"
     folders = {p.name for p in out.iterdir() if p.is_dir()}
-    assert folders <= {"hello", ".cache"}
+    assert folders <= {"hello", ".cache", ".pages"}
     for bad in ("con", "nul", "aux", "a", "b", "c", "d"):
         assert not (out / bad).exists()
     assert not (tmp_path / "data" / "evil").exists()
@@ -516,3 +520,114 @@ def test_read_keeps_its_videos_apart_and_build_dataset_leaves_them_out(clean, co
     assert res.exit_code == 0, res.output
     assert vid in {r["video_id"] for r in manifest(out)}
     assert json.loads((out / "stats.json").read_text())["videos_skipped"] == {}
+
+
+# ---------------------------------------------------------------- the web pages
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+
+def page_files(out: Path) -> list[Path]:
+    return [out / "index.html", *sorted((out / ".pages").glob("*.html"))]
+
+
+def local_links(page: Path) -> list[Path]:
+    """The files a page links to or shows; web addresses and in-page anchors left out."""
+    parser = _Links()
+    parser.feed(page.read_text())
+    return [page.parent / unquote(x.split("#")[0]) for x in parser.links
+            if not re.match(r"^[a-z]+:", x) and not x.startswith("#")]
+
+
+def figure(text: str, key: str) -> str:
+    return re.search(rf'data-figure="{re.escape(key)}">([^<]*)<', text).group(1)
+
+
+def test_every_link_and_preview_of_the_pages_is_a_file(clean):
+    work, output = clean
+    out = work / "data" / "dataset"
+    records = manifest(out)
+    pages = page_files(out)
+    words = {r["word"] for r in records}
+    assert {p.name for p in pages} >= {"index.html", *(f"word-{w}.html" for w in words),
+                                       *(f"video-{r['video_id']}.html" for r in records)}
+    seen = set()
+    for page in pages:
+        for target in local_links(page):
+            assert target.is_file(), f"{page.name} links to a missing {target}"
+            seen.add(target.resolve())
+    previews = {p.resolve() for p in (out / ".pages" / "previews").rglob("*.jpg")}
+    assert previews and previews <= seen      # every preview is shown, and each shown one is there
+    assert {(out / r["path"]).resolve() for r in records} <= seen   # every clip is linked
+    assert "pages: data/dataset/index.html" in output
+
+
+def test_the_pages_show_the_numbers_of_stats_and_the_manifest(clean):
+    work, _ = clean
+    out = work / "data" / "dataset"
+    st = json.loads((out / "stats.json").read_text())
+    records = manifest(out)
+    index = (out / "index.html").read_text()
+    assert figure(index, "clips") == str(st["clips"]) == str(len(records))
+    assert figure(index, "videos") == str(st["videos"])
+    assert figure(index, "skipped") == str(sum(st["videos_skipped"].values()))
+    assert figure(index, "hours") == str(st["hours"])
+    assert figure(index, "vocabulary") == str(len(st["vocabulary"]))
+    splits = sorted(st["clips_per_split"])
+    for word, per in st["clips_per_word"].items():
+        row = re.search(rf'<tr data-row="{word}">(.*?)</tr>', index).group(1)
+        cells = re.findall(r'<td class="n">(\d+)</td>', row)
+        assert cells == [str(per.get(s, 0)) for s in splits] + [str(sum(per.values()))]
+        page = (out / ".pages" / f"word-{word}.html").read_text()
+        mine = [r for r in records if r["word"] == word]
+        assert figure(page, "clips") == str(len(mine))
+        assert sorted(re.findall(r'<li data-clip="([^"]+)"', page)) == sorted(r["path"] for r in mine)
+    for vid in {r["video_id"] for r in records}:
+        page = (out / ".pages" / f"video-{vid}.html").read_text()
+        assert figure(page, "clips") == str(sum(r["video_id"] == vid for r in records))
+    by_source = defaultdict(int)
+    for r in records:
+        by_source[r["source"]] += 1
+    for source, n in by_source.items():
+        assert f'<tr data-row="source:{source}"><td>{source}</td><td class="n">{n}</td></tr>' in index
+
+
+def chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    exe = shutil.which("chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([exe, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+                               "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr",
+                               "--v=0", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="no chromium here to open the pages in (.ci/run installs it where it can)")
+def test_the_pages_open_in_chromium_without_errors_and_the_previews_move(clean, tmp_path):
+    from PIL import Image
+
+    work, _ = clean
+    out = work / "data" / "dataset"
+    word = manifest(out)[0]["word"]
+    for page in page_files(out):
+        res = chromium("--virtual-time-budget=300", "--dump-dom", page.as_uri())
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "</main>" in res.stdout, page.name
+        console = [line for line in res.stderr.splitlines() if ":CONSOLE" in line]
+        assert console == [], f"{page.name}: {console}"
+    shots = []
+    for budget in (200, 700):   # two moments of the page's own clock
+        shot = tmp_path / f"{budget}.png"
+        res = chromium("--window-size=900,700", f"--virtual-time-budget={budget}",
+                       f"--screenshot={shot}", (out / ".pages" / f"word-{word}.html").as_uri())
+        assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
+        shots.append(np.asarray(Image.open(shot).convert("L"), np.int16))
+    moved = np.abs(shots[0] - shots[1]) > 8
+    rows = np.flatnonzero(moved.any(axis=1))
+    assert moved.sum() > 500                   # the previews play...
+    assert rows.min() > 150                    # ...and nothing above the grid (title, figures) moves

@@ -64,6 +64,24 @@ def test_small_model_learns_motion_words(trained):
     assert result.summary.splitlines()[-1] == "splits: unknown (no readable plan.json in the dataset)"
 
 
+def test_training_writes_the_model_page_beside_the_dataset(trained, toy):
+    cfg, out, result = trained
+    pred = json.loads((out / "model.predictions.json").read_text())
+    assert pred["split"] == "val" and pred["vocab"] == list(WORDS) and len(pred["clips"]) == 24
+    cache = data.load_cache(toy, "val")
+    assert sorted(p for p, _, _ in pred["clips"]) == sorted(cache.paths)
+    assert all(WORDS[spoken] == Path(p).parts[0] for p, spoken, _ in pred["clips"])
+    page = (toy / ".pages" / "model-model.html").read_text()
+    right = sum(spoken == read for _, spoken, read in pred["clips"])
+    assert f'data-figure="top1">{result.history[-1]["val_top1"]:.3f}<' in page
+    assert right / 24 == pytest.approx(result.history[-1]["val_top1"])
+    for w in WORDS:
+        n = sum(WORDS[s] == w for _, s, _ in pred["clips"])
+        c = sum(WORDS[s] == w and s == r for _, s, r in pred["clips"])
+        assert f'<tr data-row="{w}"><td>{w}</td><td class="n">{c}</td><td class="n">{n}</td>' in page
+    assert (toy / ".pages" / "style.css").is_file()
+
+
 def test_load_model_gives_the_sorted_vocabulary(trained, toy):
     cfg, out, _ = trained
     model, vocab, dims = load_model(out / "model.pt")
