@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from lipreader.config import BACKENDS, CROP_PROFILES
-from lipreader.constants import CROP, ROI, WORD_FRAMES
+from lipreader.constants import CROP, MEAN, ROI, STD, WORD_FRAMES
 from lipreader.errors import InputError
 
 ARCHS = {
@@ -51,7 +51,6 @@ ARCHS = {
 }
 BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC", "mstcn": "MS-TCN"}  # as summaries and logs print them
 ACTIVATIONS = ("relu", "swish", "prelu")
-MEAN, STD = 0.421, 0.165      # gray-level statistics of mouth ROIs (LRW), on a 0..1 scale
 # (least, most) of each dimension a checkpoint may ask for, and of the parameters in all
 LIMITS = {"num_classes": (1, 100_000), "input_size": (8, 512), "frames": (1, 10_000), "hidden": (1, 4096),
           "lstm_layers": (1, 8), "downsample": (1, 8), "stages": (1, 8), "blocks": (1, 64), "widths": (1, 4096),

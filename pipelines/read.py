@@ -114,7 +114,11 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if T < n:
         raise InputError(f"{source}: the video ({T / FPS:.2f} s) is shorter than one {n}-frame "
                          f"window ({n / FPS:.2f} s)")
-    mouth = clipmod.load_mouth(vd.mouth)
+    try:
+        mouth = clipmod.load_mouth(trackstage.profile_mouth(vd, reader.dims.crop_profile))
+    except SkipVideo as e:
+        raise _track_error(source, e.reason, e.detail, n) from e
+    timings["track"] = time.perf_counter() - t0
     limits = settings.limits(cfg, n)
     vocab = set(reader.vocab)
     words = state.words

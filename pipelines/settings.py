@@ -32,4 +32,4 @@ def plan(cfg: Config, output: str) -> PlanSettings:
 
 
 def track(cfg: Config) -> TrackSettings:
-    return TrackSettings(mesh_every=cfg.build.mesh_every)
+    return TrackSettings(mesh_every=cfg.build.mesh_every, crop=cfg.build.crop)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import clips as clipmod
-from builder.layout import DatasetDir
+from builder.layout import DatasetDir, mouth_file
 from builder.stages.plan import VideoClips
 from lipreader import atomic
 
@@ -31,8 +31,9 @@ def sidecar_text(sidecar: dict) -> str:
     return json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def jobs(dataset: DatasetDir, videos: list[VideoClips]) -> list[Job]:
-    """The clips still to write (missing, or with another sidecar), one job per video."""
+def jobs(dataset: DatasetDir, videos: list[VideoClips], crop: str = "default") -> list[Job]:
+    """The clips still to write (missing, or with another sidecar), one job per video, cut from
+    the mouth crops of profile `crop`."""
     out = []
     for v in videos:
         todo = []
@@ -43,7 +44,7 @@ def jobs(dataset: DatasetDir, videos: list[VideoClips]) -> list[Job]:
                 continue
             todo.append((clip, text, index))
         if todo:
-            out.append(Job(v.mouth, tuple(todo)))
+            out.append(Job(mouth_file(v.mouth, crop), tuple(todo)))
     return out
 
 
