@@ -108,9 +108,10 @@ class ModelDims:
 
     def inherit(self, src: ModelDims) -> ModelDims:
         """These dimensions with what a model started from `src` must keep: its activation, its
-        input statistics and crop profile (the trunk was trained on them)."""
+        input statistics and crop profile (the trunk was trained on them), and its MS-TCN's shape."""
         return dataclasses.replace(self, activation=src.activation, mean=src.mean, std=src.std,
-                                   crop_profile=src.crop_profile)
+                                   crop_profile=src.crop_profile, tcn_kernels=src.tcn_kernels,
+                                   tcn_layers=src.tcn_layers)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

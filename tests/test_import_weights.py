@@ -298,3 +298,37 @@ def test_old_checkpoints_keep_relu_and_lrw_statistics():
 
 def test_words_file_path_is_packaged():
     assert Path(WORDS_FILE).parent.name == "lipreader"
+
+
+def test_init_from_an_imported_model(tmp_path):
+    """A new model started from an imported one takes its trunk, activation, statistics and crop
+    profile; its MS-TCN too when the shapes agree (classifier rows of shared words), else only the trunk."""
+    from lipreader.config import Training
+    from lipreader.errors import InputError
+    from lipreader.train import _new_dims
+    from lipreader.transfer import transfer
+
+    state = random_state(reference_shapes("swish", layers=1), seed=2)
+    torch.save({"model_state_dict": state}, tmp_path / "ref.pth")
+    out = tmp_path / "lrw.pt"
+    assert _import([str(tmp_path / "ref.pth"), "--format", "mpc001", "--out", str(out)]).exit_code == 0
+    ck = load_checkpoint(out)
+    vocab = ["about", "zebra", "absolutely"]
+    same = _new_dims(Training(), vocab, 29, (ck, out), frozenset())
+    assert (same.arch, same.backend, same.activation, same.crop_profile, same.tcn_layers) == (
+        "resnet18", "mstcn", "swish", "lrw", 1)
+    torch.manual_seed(0)
+    tcn = build_model(same)
+    kept = transfer(tcn, vocab, ck, out)
+    assert (kept.backend_kept, kept.shared_words, kept.new_words) == (True, 2, 1)
+    w = tcn.state_dict()
+    assert torch.equal(w["classifier.weight"][2], state["tcn.tcn_output.weight"][1])      # absolutely
+    assert torch.equal(w["backend.blocks.0.first.2.conv.weight"], state["tcn.mb_ms_tcn.network.0.cbcr0_2.conv.weight"])
+    lstm_dims = _new_dims(Training(backend="lstm"), vocab, 29, (ck, out), frozenset({"backend"}))
+    lstm = build_model(lstm_dims)
+    trunk_only = transfer(lstm, vocab, ck, out)
+    assert not trunk_only.backend_kept and lstm_dims.activation == "swish"
+    assert torch.equal(lstm.state_dict()["resnet.layers.3.1.conv2.weight"], state["trunk.layer4.1.conv2.weight"])
+    relu = build_model(ModelDims.for_arch("resnet18", 3, backend="lstm"))
+    with pytest.raises(InputError, match="its swish trunk cannot start a relu model"):
+        transfer(relu, vocab, ck, out)
