@@ -35,3 +35,14 @@ LOWER_IN2 = (96, 89, 179, 86, 15, 316, 403, 319, 325)
 UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIP_CORNERS = (61, 291, 76, 306, 62, 292, 78, 308)  # the corner point of each ring, left, right
+
+# The 68 points of dlib / iBUG 300-W (what LRW's crops were aligned with), each as the FaceMesh
+# point at the same place on the face: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, outer lip
+# 48-59, inner lip 60-67. Anatomical counterparts, not identical definitions (the jaw and the
+# lip points between the corners sit where each model puts them).
+DLIB68 = (127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,
+          70, 63, 105, 66, 107, 336, 296, 334, 293, 300,
+          168, 197, 5, 4, 75, 97, 2, 326, 305,
+          33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+          61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91,
+          78, 82, 13, 312, 308, 317, 14, 87)

@@ -71,6 +71,9 @@ class VideoDir:
     def mouth(self) -> Path:
         return self._of_face("mouth", "npy")
 
+    def mouth_for(self, profile: str) -> Path:
+        return mouth_file(self.mouth, profile)
+
     @property
     def sync(self) -> Path:
         """Audio-visual sync of the track: the sound's envelope and offset (builder.sync)."""
@@ -95,6 +98,11 @@ class VideoDir:
     def archive(videos: Path) -> Path:
         """yt-dlp's download archive beside the video folders: one "<extractor> <id>" a line."""
         return Path(videos) / "archive.txt"
+
+
+def mouth_file(mouth: Path, profile: str) -> Path:
+    """The mouth crops of a crop profile: mouth.npy for "default", mouth-<profile>.npy beside it."""
+    return mouth if profile == "default" else mouth.with_name(f"{mouth.stem}-{profile}{mouth.suffix}")
 
 
 def is_automatic_beside(caption: Path) -> bool:

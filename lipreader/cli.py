@@ -199,8 +199,9 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--batch-size", type=int, help="Clips per batch.")
 @click.option("--lr", type=float, help="Peak learning rate.")
 @click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
-@click.option("--backend", type=click.Choice(["lstm", "tc"]),
-              help="Back end: the BiLSTM, or temporal convolutions (faster to learn on small data).")
+@click.option("--backend", type=click.Choice(["lstm", "tc", "mstcn"]),
+              help="Back end: the BiLSTM, temporal convolutions (faster to learn on small data) "
+                   "or the multi-scale TCN.")
 @click.option("--init-from", type=click.Path(dir_okay=False),
               help="A new model starts from this checkpoint (its words may differ) [training] init_from.")
 @click.option("--freeze-frontend", type=int,
@@ -246,6 +247,24 @@ def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate, wait) 
     cfg = cfg.override("general", pretrainedmodelpath=model, wait=wait)
     read_pipeline.run(cfg, source, out=Path(out) if out else None, captions=captions,
                       annotate=Path(annotate) if annotate else None)
+
+
+@cli.command("import-weights")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["mpc001"]), required=True,
+              help="Whose model: mpc001 (Lipreading using Temporal Convolutional Networks, MS-TCN).")
+@click.option("--config", "model_config", type=click.Path(dir_okay=False),
+              help="Their JSON configuration of the model (e.g. lrw_resnet18_mstcn.json).")
+@click.option("--words", type=click.Path(dir_okay=False),
+              help="Class words, one per line in the model's order (default: LRW's 500).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The lipreader model file to write.")
+@click.option("--force", is_flag=True, help="Overwrite --out.")
+def import_weights(file, fmt, model_config, words, out, force) -> None:
+    """Make a lipreader model of FILE, a published word model (weights you obtained yourself)."""
+    from pipelines import import_weights as import_pipeline
+
+    import_pipeline.run(Path(file), Path(out), fmt, Path(model_config) if model_config else None,
+                        Path(words) if words else None, force)
 
 
 @cli.command()

@@ -22,7 +22,8 @@ from lipreader.errors import ConfigError
 
 DEFAULT_FILE = "options.toml"
 ARCHS = ("resnet34", "resnet18", "small")
-BACKENDS = ("lstm", "tc")
+BACKENDS = ("lstm", "tc", "mstcn")
+CROP_PROFILES = ("default", "lrw")  # mouth ROI geometries (builder.mouth)
 DEVICES = ("auto", "cuda", "cpu")
 OPTIMIZERS = ("adamw", "sgd")
 FORMATS = ("table", "json", "srt", "vtt", "csv")
@@ -81,6 +82,7 @@ class Build:
     max_faces: int = 1     # faces tracked as separate tracks; each word from the one speaking
     workers: int = 0
     split_by: str = "video"
+    crop: str = "default"
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("training", "label_smoothing"): _between(0, 1),
     ("training", "arch"): _one_of(ARCHS),
     ("training", "backend"): _one_of(BACKENDS),
+    ("build", "crop"): _one_of(CROP_PROFILES),
     ("training", "input_size"): _between(16, ROI, f" (the mouth clips are {ROI}x{ROI}; the paper's 112 "
                                                    "was cut from larger mouth regions)"),
     ("training", "time_mask"): _at_least(0),

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lipreader.constants import ROI
+from lipreader.constants import MEAN, ROI, STD
 from lipreader.errors import InputError
 from lipreader.manifest import CACHE, MANIFEST, parse_manifest
 
-MEAN, STD = 0.421, 0.165      # gray-level statistics of mouth ROIs (LRW), on a 0..1 scale
 MEAN_BYTE = round(MEAN * 255)  # a masked frame is set to the mean, i.e. 0 after normalisation
 CACHE_VERSION = 1
 
@@ -244,27 +243,30 @@ def augment(clips: np.ndarray, idx: np.ndarray, size: int, train: bool, time_mas
     return out
 
 
-def to_input(x, downsample: int = 1, device=None, non_blocking: bool = False):
-    """uint8 crops (B, T, C, C) -> normalised float network input (B, 1, T, C/d, C/d) on `device`."""
+def to_input(x, downsample: int = 1, device=None, non_blocking: bool = False, mean: float = MEAN,
+             std: float = STD):
+    """uint8 crops (B, T, C, C) -> normalised float network input (B, 1, T, C/d, C/d) on `device`:
+    (pixel / 255 - mean) / std, the model's own statistics (ModelDims.mean, .std)."""
     import torch
 
     x = torch.as_tensor(x)
     if device is not None:
         x = x.to(device, non_blocking=non_blocking)
     B, T, C, _ = x.shape
-    scale = torch.tensor(1.0 / (STD * 255), device=x.device)
-    bias = torch.tensor(-MEAN / STD, device=x.device)
+    scale = torch.tensor(1.0 / (std * 255), device=x.device)
+    bias = torch.tensor(-mean / std, device=x.device)
     if downsample > 1:
         s = C // downsample
         x = x.to(torch.float32).view(B, T, s, downsample, s, downsample).mean(dim=(3, 5))
     return torch.addcmul(bias, x, scale).unsqueeze(1)  # one pass: x * scale + bias
 
 
-def preprocess(clips: np.ndarray, input_size: int, downsample: int = 1, device=None):
+def preprocess(clips: np.ndarray, input_size: int, downsample: int = 1, device=None, mean: float = MEAN,
+               std: float = STD):
     """What `read` feeds the model: (B, T, 96, 96) uint8 -> centre-cropped normalised (B, 1, T, S, S)."""
     size = crop_size(input_size, downsample)
     crops = augment(clips, np.arange(len(clips)), size, train=False, time_mask=0, rng=None)
-    return to_input(crops, downsample, device)
+    return to_input(crops, downsample, device, mean=mean, std=std)
 
 
 class ClipLoader:

@@ -166,7 +166,7 @@ def _features(reader: Reader, x, keep: slice = slice(None)):
 def _inputs(reader: Reader, frames: np.ndarray):
     """(B, T, 96, 96) uint8 -> (B, 1, T, S, S) normalised, exactly as validation prepares clips."""
     d = reader.dims
-    return data.preprocess(np.asarray(frames), d.input_size, d.downsample, reader.device)
+    return data.preprocess(np.asarray(frames), d.input_size, d.downsample, reader.device, d.mean, d.std)
 
 
 def _inword(spans, n: int, rows: int):

@@ -105,7 +105,7 @@ def evaluate(model, loader: data.ClipLoader, device, downsample: int, d: Dist = 
             if not keep.any():
                 continue
             x, y, b = x[keep], y[keep].to(device), b[keep].to(device)
-            inp = data.to_input(x, downsample, device)
+            inp = data.to_input(x, downsample, device, mean=model.dims.mean, std=model.dims.std)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(inp, b)                    # (B, T, V)
             loss_sum += float(sequence_loss(logits, y)) * len(y)
@@ -450,14 +450,15 @@ def _training_data(root: Path, ck: dict | None, model_path: Path,
 
 def _new_dims(t: Training, vocab: list[str], frames: int, init: tuple[dict, Path] | None,
               given: frozenset[str]) -> ModelDims:
-    """A new model's dimensions; one started from another takes its arch, input size and (unless
-    --backend names one) its back end."""
+    """A new model's dimensions; one started from another takes its arch, input size, activation,
+    input statistics, crop profile and (unless --backend names one) its back end."""
     if init is None:
         return ModelDims.for_arch(t.arch, len(vocab), t.input_size, frames, t.backend, t.boundaries)
     src = dims_of(*init)
     arch = t.arch if "arch" in given else src.arch
     backend = t.backend if "backend" in given else src.backend
-    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend, t.boundaries)
+    dims = ModelDims.for_arch(arch, len(vocab), src.input_size * src.downsample, frames, backend,
+                              t.boundaries).inherit(src)
     check_compatible(src, dims, init[1])
     return dims
 
@@ -544,7 +545,7 @@ def _train_epoch(m: _Model, loader: data.ClipLoader, epoch: int, t: Training, de
         lr = lr_at(m.step, steps_per_epoch, t)
         for g in m.optimizer.param_groups:
             g["lr"] = lr
-        inp = data.to_input(x, m.dims.downsample, device, non_blocking=use_cuda)   # (B, 1, T, S, S)
+        inp = data.to_input(x, m.dims.downsample, device, use_cuda, m.dims.mean, m.dims.std)  # (B, 1, T, S, S)
         y = y.to(device, non_blocking=use_cuda)
         inword = inword.to(device, non_blocking=use_cuda)                         # (B, T)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):

@@ -1,6 +1,8 @@
 """Start a model from another one: `--init-from FILE` and staged training.
 
-The front end and the ResNet always carry over (the arch must match). The back end carries
+The front end and the ResNet always carry over (the arch and the activation must match; a new
+model takes its source's activation, input statistics and crop profile: ModelDims.inherit), so
+a model imported with `lipreader import-weights` starts one too. The back end carries
 over when both models have the same kind of back end with the same shapes; otherwise it starts
 fresh, as in the paper's second stage (a temporal-convolution model's trunk under a new
 BiLSTM). The classifier row of every word both vocabularies share is copied (with its bias)
@@ -40,6 +42,8 @@ def check_compatible(src: ModelDims, dst: ModelDims, source: str | os.PathLike) 
     if (src.arch, src.blocks, src.widths, src.downsample) != (dst.arch, dst.blocks, dst.widths, dst.downsample):
         raise InputError(f"{source}: a {src.arch} model cannot start a {dst.arch} model "
                          f"(--init-from needs the same --arch)")
+    if src.activation != dst.activation:
+        raise InputError(f"{source}: its {src.activation} trunk cannot start a {dst.activation} model")
 
 
 def transfer(model: LipReader, vocab: list[str], ck: dict, source: str | os.PathLike) -> Transferred:

@@ -34,10 +34,10 @@ from builder.stages import report as reportstage
 from builder.stages import sync as syncstage
 from builder.stages import track as trackstage
 from builder.stages import words as wordstage
-from builder.stages.state import VideoState
+from builder.stages.state import VideoState, record_skip
 from lipreader import atomic, lock
 from lipreader.config import Config
-from lipreader.errors import InputError
+from lipreader.errors import InputError, SkipVideo
 from lipreader.manifest import ClipRecord
 from lipreader.progress import Progress
 from lipreader.workers import process_pool
@@ -63,6 +63,23 @@ def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
             if skip is not None:
                 todo[i].skip = skip
             bar.update(postfix=todo[i].vd.id)
+
+
+def _crop(states: list[VideoState], cfg: Config) -> None:
+    """The [build] crop profile's mouth crops of the tracked videos (nothing for "default")."""
+    if cfg.build.crop == "default":
+        return
+    todo = [s for s in states if not s.skip and trackstage.tracked(s.vd, remove=False)]
+    if not todo:
+        return
+    with Progress(len(todo), f"{cfg.build.crop} crops", "videos") as bar:
+        for s in todo:
+            try:
+                for face in trackstage.faces(s.vd):
+                    trackstage.profile_mouth(face, cfg.build.crop)
+            except SkipVideo as e:
+                s.skip = record_skip(s.vd, "track", e)
+            bar.update(postfix=s.vd.id)
 
 
 def _sync(states: list[VideoState], workers: int) -> None:
@@ -157,6 +174,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
 
     # 2. tracking, for this shard's videos
     _track(mine, cfg, workers)
+    _crop(mine, cfg)
     _sync(mine, workers)
     release_videos()
 
@@ -184,7 +202,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     # 4. clips
     out.mkdir(parents=True, exist_ok=True)
     clipstage.clean_stale(dataset, {out / r.path for r in records}, {s.vd.id for s in mine})
-    _write_clips(clipstage.jobs(dataset, planned), workers)
+    _write_clips(clipstage.jobs(dataset, planned, cfg.build.crop), workers)
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),

@@ -142,7 +142,7 @@ class Speakers:
                                 self.offset, limits)
 
 
-def _speakers(vd: VideoDir, wait: bool) -> Speakers | None:
+def _speakers(vd: VideoDir, wait: bool, profile: str = "default") -> Speakers | None:
     """The video's visible face tracks with their sync, or None when it shows one face (or has
     no sound): then `read` reads the main face, as it always has."""
     from builder.stages import sync as syncstage
@@ -157,8 +157,8 @@ def _speakers(vd: VideoDir, wait: bool) -> Speakers | None:
     if syncs[0] is None or not syncs[0].known:
         return None
     tracks = [planstage.FaceTrack(trackstage.load_view(f), trackstage.load_opening(f)) for f in face_dirs]
-    return Speakers(tracks, [clipmod.load_mouth(f.mouth) for f in face_dirs], syncs[0].energy,
-                    syncstage.video_offset(syncs))
+    return Speakers(tracks, [clipmod.load_mouth(trackstage.profile_mouth(f, profile)) for f in face_dirs],
+                    syncs[0].energy, syncstage.video_offset(syncs))
 
 
 CUE_TIMES_ONLY = ("the captions time whole cues, not words (manual captions without automatic "
@@ -186,8 +186,14 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
         raise InputError(f"{source}: the video ({T / FPS:.2f} s) is shorter than one {n}-frame "
                          f"window ({n / FPS:.2f} s)")
     limits = settings.limits(cfg, n)
-    speakers = _speakers(vd, cfg.general.wait)
-    mouths = [clipmod.load_mouth(vd.mouth)] if speakers is None else speakers.mouths
+    profile = reader.dims.crop_profile
+    try:
+        speakers = _speakers(vd, cfg.general.wait, profile)
+        mouths = [clipmod.load_mouth(trackstage.profile_mouth(vd, profile))] if speakers is None \
+            else speakers.mouths
+    except SkipVideo as e:
+        raise _track_error(source, e.reason, e.detail, n) from e
+    timings["track"] = time.perf_counter() - t0
     vocab = set(reader.vocab)
     words = state.words
     note = ""

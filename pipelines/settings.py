@@ -32,4 +32,4 @@ def plan(cfg: Config, output: str) -> PlanSettings:
 
 
 def track(cfg: Config) -> TrackSettings:
-    return TrackSettings(mesh_every=cfg.build.mesh_every, max_faces=cfg.build.max_faces)
+    return TrackSettings(mesh_every=cfg.build.mesh_every, max_faces=cfg.build.max_faces, crop=cfg.build.crop)

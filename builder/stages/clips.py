@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import clips as clipmod
-from builder.layout import DatasetDir
+from builder.layout import DatasetDir, mouth_file
 from builder.stages.plan import VideoClips
 from lipreader import atomic
 
@@ -31,9 +31,9 @@ def sidecar_text(sidecar: dict) -> str:
     return json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def jobs(dataset: DatasetDir, videos: list[VideoClips]) -> list[Job]:
+def jobs(dataset: DatasetDir, videos: list[VideoClips], crop: str = "default") -> list[Job]:
     """The clips still to write (missing, or with another sidecar), one job per video and face
-    track."""
+    track, cut from the mouth crops of profile `crop`."""
     out = []
     for v in videos:
         todo: dict[int, list[tuple[Path, str, tuple[int, ...]]]] = {}
@@ -43,7 +43,7 @@ def jobs(dataset: DatasetDir, videos: list[VideoClips]) -> list[Job]:
             if clip.is_file() and sidecar.is_file() and sidecar.read_text(encoding="utf-8") == text:
                 continue
             todo.setdefault(rec.face or 0, []).append((clip, text, index))
-        out.extend(Job(v.mouths[face], tuple(items)) for face, items in sorted(todo.items()))
+        out.extend(Job(mouth_file(v.mouths[face], crop), tuple(items)) for face, items in sorted(todo.items()))
     return out
 
 

@@ -1,5 +1,6 @@
 """Stage 2, track: <video>/video.mp4 -> <video>/track.npz + mouth.npy (builder.tracking), and
-track.<k>.npz + mouth.<k>.npy for each further face track when `max_faces` > 1.
+track.<k>.npz + mouth.<k>.npy for each further face track when `max_faces` > 1, and with the
+`lrw` crop profile mouth-lrw.npy (mouth.<k>-lrw.npy) (builder.lrwcrop).
 
 `tracked` says whether a video's outputs are there and whole (damaged ones are removed, so the
 video is tracked again); `load_view` reads what clip planning needs from track.npz.
@@ -11,6 +12,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,13 +21,36 @@ from builder.layout import VideoDir
 from builder.stages.state import record_skip
 from lipreader import atomic
 from lipreader.constants import ROI
-from lipreader.errors import SkipVideo
+from lipreader.errors import InputError, SkipVideo
 
 
 @dataclass(frozen=True)
 class TrackSettings:
     mesh_every: int = 1     # run FaceMesh on every n-th frame (tracking.process_video)
     max_faces: int = 1      # face tracks kept (tracking.process_video)
+    crop: str = "default"   # crop profile of the clips: "lrw" adds mouth-lrw.npy (builder.lrwcrop)
+
+
+def profile_mouth(vd: VideoDir, profile: str) -> Path:
+    """The tracked video's mouth crops of `profile`: mouth.npy, or mouth-<profile>.npy made from
+    track.npz and the video when missing, not whole or older than track.npz (tracked again)."""
+    if profile == "default":
+        return vd.mouth
+    from builder import lrwcrop
+
+    path = vd.mouth_for(profile)
+    frames = load_view(vd).frames
+    try:
+        whole = (path.is_file() and path.stat().st_mtime_ns >= vd.track.stat().st_mtime_ns
+                 and clipmod.load_mouth(path).shape == (frames, ROI, ROI))
+    except (OSError, ValueError, EOFError):
+        whole = False
+    if not whole:
+        try:
+            lrwcrop.make(vd.video, vd.track, path)
+        except InputError as e:  # the video is gone or no longer decodes
+            raise SkipVideo("undecodable", str(e)) from e
+    return path
 
 
 def face_count(vd: VideoDir) -> int:
