@@ -3,6 +3,8 @@
 The system ffmpeg is used when it is on PATH, else the binary that imageio-ffmpeg ships,
 so the project works on a machine with no ffmpeg installed. Frames stream through pipes:
 nothing here holds a whole video in memory unless asked to (`read_video`, for short clips).
+Word clips are encoded in-process (`ClipEncoder`, ffmpeg's libraries through PyAV): a process
+per clip would cost more than the encoding.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from lipreader.atomic import FULL, atomic_path
-from lipreader.constants import FPS
+from lipreader.constants import FPS, ROI
 from lipreader.errors import DiskFull, InputError
 
 
@@ -229,3 +232,71 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS
                 raise DiskFull(path)
             raise InputError(f"{path}: ffmpeg could not encode: {err.strip()[-300:]}")
     return path
+
+
+class ClipEncoder:
+    """Lossless gray clips, each its own mp4, from one x264 encoder kept open across clips.
+
+    The files are what `write_video(..., lossless=True)` writes for gray frames (H.264 High
+    4:4:4, qp 0, gray, full range, faststart; the same pixels back, bit for bit) but opening an
+    encoder per clip would cost as much as encoding it: every clip starts on a forced IDR frame,
+    and its packets go into the clip's own file. x264 runs with one thread and no frame delay
+    (`zerolatency`), so each frame's packet comes back at once, and `ultrafast` with CABAC on:
+    about 2x the clips per CPU second of `veryfast`, files about the same size.
+    """
+
+    def __init__(self, size: tuple[int, int] = (ROI, ROI), fps: float = FPS):
+        import io
+
+        import av
+
+        self._av, self.size = av, size
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._template = av.open(io.BytesIO(), "w", format="mp4")
+        stream = self._template.add_stream("libx264", rate=self._rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "gray"
+        stream.codec_context.color_range = 2   # full (pc), as -color_range pc
+        stream.thread_count = 1
+        stream.options = {"qp": "0", "preset": "ultrafast", "tune": "zerolatency",
+                          "forced-idr": "1", "x264-params": "cabac=1"}
+        self._template.start_encoding()
+        self._stream, self._pts = stream, 0
+
+    def write(self, path: str | Path, frames: Iterable[np.ndarray]) -> Path:
+        """Encode uint8 (H, W) gray frames of the encoder's size into the mp4 `path`, atomically."""
+        av, path = self._av, Path(path)
+        tb = 1 / self._rate
+        with atomic_path(path) as tmp:
+            with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+                stream = out.add_stream_from_template(self._stream)
+                first, n = self._pts, 0
+                for frame in frames:
+                    if frame.shape != self.size[::-1] or frame.dtype != np.uint8:
+                        raise ValueError(f"{path}: a clip frame is {frame.shape} {frame.dtype}, "
+                                         f"expected {self.size[::-1]} uint8")
+                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
+                    vf.pts, vf.time_base = self._pts, tb
+                    if n == 0:
+                        vf.pict_type = av.video.frame.PictureType.I
+                    self._pts += 1
+                    n += 1
+                    packets = self._stream.encode(vf)
+                    if len(packets) != 1:
+                        raise RuntimeError(f"x264 gave {len(packets)} packets for one frame")
+                    for p in packets:
+                        p.pts, p.dts = p.pts - first, p.dts - first
+                        p.stream, p.time_base = stream, tb
+                        out.mux(p)
+                if n == 0:
+                    raise InputError(f"{path}: no frames to write")
+        return path
+
+    def close(self) -> None:
+        self._template.close()
+
+    def __enter__(self) -> ClipEncoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

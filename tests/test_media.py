@@ -21,6 +21,49 @@ def test_lossless_gray_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
+def _stream_line(path) -> str:
+    """ffmpeg's description of the video stream, without the bit rate."""
+    import re
+    import subprocess
+
+    err = subprocess.run([media.ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                         capture_output=True, text=True).stderr
+    line = next(ln for ln in err.splitlines() if "Video:" in ln)
+    return re.sub(r"\d+ kb/s, ", "", line.strip())
+
+
+def test_clip_encoder_writes_the_files_of_the_lossless_ffmpeg_path(tmp_path):
+    import skimage.data
+
+    face = skimage.data.astronaut()[..., 1]
+    moving = [np.ascontiguousarray(face[150 + i:246 + i, 180 + i:276 + i]) for i in range(29)]
+    rng = np.random.default_rng(1)
+    clips = [moving, moving[:7], [rng.integers(0, 256, (96, 96), dtype=np.uint8) for _ in range(29)],
+             [np.zeros((96, 96), np.uint8), np.full((96, 96), 255, np.uint8)]]
+    with media.ClipEncoder() as encoder:   # one encoder, clips one after another
+        for k, frames in enumerate(clips):
+            encoder.write(tmp_path / f"new{k}.mp4", iter(frames))
+    for k, frames in enumerate(clips):
+        old = media.write_video(tmp_path / f"old{k}.mp4", frames, lossless=True)
+        new = tmp_path / f"new{k}.mp4"
+        assert np.array_equal(media.read_video(new), np.stack(frames))      # bit-exact
+        assert np.array_equal(media.read_video(new), media.read_video(old))
+        assert _stream_line(new) == _stream_line(old)
+        assert "h264 (High 4:4:4 Predictive)" in _stream_line(new) and "96x96" in _stream_line(new)
+        assert media.probe(new).duration == media.probe(old).duration
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"new{k}.mp4" for k in range(4)] + [f"old{k}.mp4" for k in range(4)])
+
+
+def test_clip_encoder_with_no_frames_leaves_nothing(tmp_path):
+    with media.ClipEncoder() as encoder:
+        with pytest.raises(InputError, match="no frames to write"):
+            encoder.write(tmp_path / "empty.mp4", [])
+        encoder.write(tmp_path / "one.mp4", [np.full((96, 96), 7, np.uint8)])
+    assert [p.name for p in tmp_path.iterdir()] == ["one.mp4"]
+    assert media.read_video(tmp_path / "one.mp4").tolist() == [np.full((96, 96), 7).tolist()]
+
+
 def test_probe_and_resample_to_25fps(tmp_path):
     frames = [np.full((48, 64, 3), i * 4, np.uint8) for i in range(60)]
     path = media.write_video(tmp_path / "v30.mp4", frames, fps=30)
