@@ -241,8 +241,9 @@ class ClipEncoder:
     4:4:4, qp 0, gray, full range, faststart; the same pixels back, bit for bit) but opening an
     encoder per clip would cost as much as encoding it: every clip starts on a forced IDR frame,
     and its packets go into the clip's own file. x264 runs with one thread and no frame delay
-    (`zerolatency`), so each frame's packet comes back at once, and `ultrafast` with CABAC on:
-    about 2x the clips per CPU second of `veryfast`, files about the same size.
+    (`zerolatency`), so each frame's packet comes back at once, with `ultrafast` (CAVLC): on
+    real mouth crops about 2x the clips per CPU second of CABAC, for files about 8% larger
+    (about 20% larger than `veryfast`'s; benchmarks/bench_profile.py measures both).
     """
 
     def __init__(self, size: tuple[int, int] = (ROI, ROI), fps: float = FPS):
@@ -259,7 +260,7 @@ class ClipEncoder:
         stream.codec_context.color_range = 2   # full (pc), as -color_range pc
         stream.thread_count = 1
         stream.options = {"qp": "0", "preset": "ultrafast", "tune": "zerolatency",
-                          "forced-idr": "1", "x264-params": "cabac=1"}
+                          "forced-idr": "1"}
         self._template.start_encoding()
         self._stream, self._pts = stream, 0
 
