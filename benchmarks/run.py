@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SUITES = ("bench_tracking", "bench_build", "bench_train", "bench_read")
+SUITES = ("bench_profile", "bench_tracking", "bench_build", "bench_train", "bench_read")
 
 
 def machine() -> dict:
@@ -47,6 +47,15 @@ def table(results: dict) -> str:
         ("tracking 720p, 2 workers (x realtime)", _pick(results, "bench_tracking", "two_workers_2_videos", "realtime")),
         ("tracking peak RSS (MB)", _pick(results, "bench_tracking", "single_720p", "peak_rss_mb")),
         ("build-dataset 720p end to end (x realtime)", _pick(results, "bench_build", "realtime")),
+        ("build-dataset stages (wall s)", _pick(results, "bench_build", "stages_s")),
+        ("start-up: lipreader --help (s)",
+         _pick(results, "bench_profile", "startup_s", "lipreader --help")),
+        ("tracking ms/frame: decode wait, mesh, align, write",
+         _pick(results, "bench_profile", "tracking", "mesh_every_1", "ms_per_frame")),
+        ("clip writing, in-process (clips per CPU s)",
+         _pick(results, "bench_profile", "clips", "in-process encoder", "clips_per_cpu_s")),
+        ("clip writing, in-process vs ffmpeg per clip (CPU ratio)",
+         _pick(results, "bench_profile", "clips", "cpu_ratio")),
         ("cache loader (clips/s, augmentation incl.)", _pick(results, "bench_train", "loader_clips_per_s")),
         ("train small 44px CPU (clips/s)", _pick(results, "bench_train", "train_clips_per_s", "small_88")),
         ("train small 44px, TC back end, CPU (clips/s)",

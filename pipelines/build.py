@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class BuildSummary:
     stats: dict
     manifest: Path
     contact_sheet: Path | None
+    seconds: dict[str, float]   # wall time of each stage: words, track, sync, plan, clips, report, pack
 
 
 def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
@@ -141,6 +143,13 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")
     workers = b.workers or os.cpu_count() or 1
     dataset = DatasetDir(out)
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock[0], 3)
+        clock[0] = now
 
     # 1. words, for every video (cheap; the vocabulary is chosen over all of them), and the plan
     states = [wordstage.run(vd) for vd in all_dirs]
@@ -151,10 +160,13 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         print(note)
     kept = planstage.kept_words(states, decided, b.max_per_word)
     mine = [s for s in states if ds.in_shard(s.vd.id, shard_kn)]
+    lap("words")
 
     # 2. tracking, for this shard's videos
     _track(mine, cfg, workers)
+    lap("track")
     _sync(mine, workers)
+    lap("sync")
     release_videos()
 
     # 3. plan each video's clips
@@ -169,24 +181,28 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     records: list[ClipRecord] = [rec for v in planned for rec, _ in v.clips]
     drops: Counter[str] = sum((v.drops for v in planned), Counter())
     caption_drops: Counter[str] = sum((v.caption_drops for v in planned), Counter())
+    lap("plan")
 
     # 4. clips
     out.mkdir(parents=True, exist_ok=True)
     clipstage.clean_stale(dataset, {out / r.path for r in records}, {s.vd.id for s in mine})
     _write_clips(clipstage.jobs(dataset, planned), workers)
+    lap("clips")
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
                           sum(v.seconds for v in planned), decided.vocabulary, caption_drops)
     st = rep.stats
+    lap("report")
 
     # 6. pack the clips for training
     for split in sorted({r.split for r in records}):
         packstage.run(out, split)
+    lap("pack")
     print(ds.summary_table(st))
     print(f"{st['clips']} clips from {len(mine) - sum(skipped.values())} of {len(mine)} videos "
           f"({st['hours'] * 60:.1f} min) in {out}")
     print(f"manifest: {rep.manifest}\nstats: {rep.stats_file}")
     if rep.contact_sheet:
         print(f"contact sheet: {rep.contact_sheet}")
-    return BuildSummary(out, st, rep.manifest, rep.contact_sheet)
+    return BuildSummary(out, st, rep.manifest, rep.contact_sheet, seconds)
