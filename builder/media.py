@@ -187,6 +187,25 @@ def read_video(path: str | Path, gray: bool = True, fps: float | None = None) ->
     return np.stack(frames)
 
 
+def read_clip(path: str | Path) -> np.ndarray:
+    """A short video's frames as (T, H, W) uint8 gray, decoded in-process: the pixels of
+    `read_video(path)` without a process per clip. InputError when it cannot be decoded."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: has no video stream")
+            stream = container.streams.video[0]
+            frames = [f.to_ndarray(format="gray") for f in container.decode(stream)]
+    except av.FFmpegError as e:
+        raise InputError(f"{path}: could not decode it: {e}") from e
+    if not frames:
+        raise InputError(f"{path}: no frames could be decoded")
+    return np.stack(frames)
+
+
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS,
                 crf: int = 18, lossless: bool = False, audio: str | Path | None = None,
                 preset: str = "veryfast", threads: int = 4) -> Path:

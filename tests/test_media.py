@@ -48,11 +48,21 @@ def test_clip_encoder_writes_the_files_of_the_lossless_ffmpeg_path(tmp_path):
         new = tmp_path / f"new{k}.mp4"
         assert np.array_equal(media.read_video(new), np.stack(frames))      # bit-exact
         assert np.array_equal(media.read_video(new), media.read_video(old))
+        assert np.array_equal(media.read_clip(new), np.stack(frames))       # what pack reads
+        assert np.array_equal(media.read_clip(old), np.stack(frames))
         assert _stream_line(new) == _stream_line(old)
         assert "h264 (High 4:4:4 Predictive)" in _stream_line(new) and "96x96" in _stream_line(new)
         assert media.probe(new).duration == media.probe(old).duration
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"new{k}.mp4" for k in range(4)] + [f"old{k}.mp4" for k in range(4)])
+
+
+def test_read_clip_of_a_bad_file_is_input_error(tmp_path):
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(2000))
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    for name in ("junk.mp4", "empty.mp4", "missing.mp4"):
+        with pytest.raises(InputError, match=f"{name}: could not decode it"):
+            media.read_clip(tmp_path / name)
 
 
 def test_clip_encoder_with_no_frames_leaves_nothing(tmp_path):
