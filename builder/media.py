@@ -96,13 +96,63 @@ def probe(path: str | Path) -> MediaInfo:
 
 
 def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int] | None = None,
-                gray: bool = False, threads: int = 0) -> Iterator[np.ndarray]:
+                gray: bool = False, threads: int = 0, ahead: int = 0) -> Iterator[np.ndarray]:
     """Decode `path` frame by frame, resampled to `fps` (None keeps the source rate).
 
     Yields uint8 arrays of shape (H, W) when `gray`, else (H, W, 3) RGB; `size` is (W, H)
-    to let ffmpeg scale in its own threads. Only one frame is in memory at a time.
+    to let ffmpeg scale in its own threads. Only one frame is in memory at a time, or with
+    `ahead` > 0 up to `ahead` more, read from ffmpeg by a thread while the caller works on the
+    current one (a pipe holds 64 KB, so without it ffmpeg waits for every read).
     A decoder that fails or dies before the end raises InputError: never a short video.
     """
+    frames = _iter_frames(path, fps, size, gray, threads)
+    return _read_ahead(frames, ahead) if ahead > 0 else frames
+
+
+def _read_ahead(items: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """`items`, taken by a thread up to `depth` ahead of the caller; its error is raised here.
+    A caller that stops early makes the thread stop and close `items`."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                q.put((item, None))
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as e:  # handed to the caller, raised there
+            q.put((end, e))
+        finally:
+            items.close()
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = q.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():   # unblock its put until it sees `stop`
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
+
+
+def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | None,
+                 gray: bool, threads: int) -> Iterator[np.ndarray]:
     path = Path(path)
     if size is None:
         info = probe(path)

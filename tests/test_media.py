@@ -139,22 +139,31 @@ def _kill_decoder_after_first_frame(monkeypatch):
     return frames
 
 
-def test_a_decoder_killed_mid_video_is_an_error_not_a_short_video(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ahead", [0, 3])
+def test_a_decoder_killed_mid_video_is_an_error_not_a_short_video(tmp_path, monkeypatch, ahead):
     frames = [np.full((240, 320), i % 250, np.uint8) for i in range(200)]
     path = media.write_video(tmp_path / "long.mp4", frames, fps=25, lossless=True)
-    assert len(list(media.iter_frames(path, gray=True))) == 200
+    got = [int(f[0, 0]) for f in media.iter_frames(path, gray=True, ahead=ahead)]
+    assert got == [i % 250 for i in range(200)]
     kill_after_first = _kill_decoder_after_first_frame(monkeypatch)
     got = []
     with pytest.raises(InputError) as e:
-        for f in kill_after_first(media.iter_frames(path, gray=True)):
+        for f in kill_after_first(media.iter_frames(path, gray=True, ahead=ahead)):
             got.append(f)
     assert str(e.value) == (f"{path}: ffmpeg could not decode it: the decoder was killed "
                             "(signal 9) before the end of the video")
     assert 0 < len(got) < 200
 
 
-def test_stopping_early_is_not_an_error(tmp_path):
+@pytest.mark.parametrize("ahead", [0, 3])
+def test_stopping_early_is_not_an_error(tmp_path, monkeypatch, ahead):
+    import subprocess
+
+    started = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
     path = media.write_video(tmp_path / "c.mp4", _frames(40), lossless=True)
-    it = media.iter_frames(path, gray=True)
+    it = media.iter_frames(path, gray=True, ahead=ahead)
     assert next(it).shape == (64, 80)
     it.close()  # the consumer stops: iter_frames ends its decoder and raises nothing
+    assert started[-1].returncode is not None   # the decoder is gone
