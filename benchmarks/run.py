@@ -1,5 +1,7 @@
 """`make bench`: every benchmark, results in benchmarks/results.json and a table on stdout.
 
+`python -m benchmarks.run bench_profile bench_build` runs only those and updates their entries.
+
 Each result records the machine (cores, GPU) and the torch and mediapipe versions.
 """
 
@@ -73,7 +75,10 @@ def table(results: dict) -> str:
 
 
 def main(names: list[str]) -> int:
-    results: dict = {"machine": machine()}
+    """Run the named suites (default: all); named ones replace their entries in results.json."""
+    out = HERE / "results.json"
+    results: dict = json.loads(out.read_text()) if names and out.is_file() else {}
+    results["machine"] = machine()
     failed = 0
     for name in names or SUITES:
         print(f"running {name} ...", file=sys.stderr, flush=True)
@@ -85,7 +90,6 @@ def main(names: list[str]) -> int:
             results[name] = {"error": traceback.format_exc(limit=1).strip().splitlines()[-1]}
             failed += 1
         results[name]["bench_seconds"] = round(time.perf_counter() - t0, 1)
-    out = HERE / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(table(results))
     print(f"\nfull results: {out}")
