@@ -39,7 +39,7 @@ def contact_sheet(dataset: DatasetDir, records: list[ClipRecord], per_word: int 
     chosen: dict[str, list[np.ndarray]] = {}
     for r in sorted(records, key=lambda r: r.path):
         if len(chosen.setdefault(r.word, [])) < per_word:
-            chosen[r.word].append(media.read_video(dataset.root / r.path))
+            chosen[r.word].append(media.read_clip(dataset.root / r.path))
     if not records:
         return None
     return ds.contact_sheet(chosen, dataset.contact_sheet)
