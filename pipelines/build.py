@@ -82,12 +82,15 @@ def _sync(states: list[VideoState], workers: int) -> None:
 
 
 def _write_clips(jobs: list[clipstage.Job], workers: int) -> None:
-    with Progress(sum(len(j.items) for j in jobs), "writing clips", "clips") as bar:
-        if workers <= 1 or len(jobs) <= 1:
+    """Write the clips, in worker processes when there are enough of them to pay for starting
+    the workers (clipstage.WORKER_CLIPS each)."""
+    total = sum(len(j.items) for j in jobs)
+    with Progress(total, "writing clips", "clips") as bar:
+        if workers <= 1 or len(jobs) <= 1 or total < 2 * clipstage.WORKER_CLIPS:
             for job in jobs:
                 bar.update(clipstage.write(job))
             return
-        with process_pool(min(workers, len(jobs))) as pool:
+        with process_pool(min(workers, len(jobs), total // clipstage.WORKER_CLIPS)) as pool:
             for n in pool.map(clipstage.write, jobs):
                 bar.update(n)
 

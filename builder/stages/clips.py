@@ -18,6 +18,10 @@ from builder.layout import DatasetDir
 from builder.stages.plan import VideoClips
 from lipreader import atomic
 
+# Clips a worker process must have to write before starting it pays: a spawned worker's start
+# (Python, numpy) costs about what writing this many clips in-process does (bench_profile).
+WORKER_CLIPS = 200
+
 
 @dataclass(frozen=True)
 class Job:
