@@ -52,7 +52,8 @@ def bench(videos: int = 4, seconds: float = 12.0) -> dict:
         wall = time.perf_counter() - t0
     return {"videos": videos, "video_seconds": round(total, 1), "size": [1280, 720],
             "clips": summary.stats["clips"], "wall_s": round(wall, 2),
-            "realtime": round(total / wall, 2), "workers": os.cpu_count()}
+            "realtime": round(total / wall, 2), "workers": os.cpu_count(),
+            "stages_s": summary.seconds}
 
 
 if __name__ == "__main__":

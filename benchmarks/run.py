@@ -1,5 +1,7 @@
 """`make bench`: every benchmark, results in benchmarks/results.json and a table on stdout.
 
+`python -m benchmarks.run bench_profile bench_build` runs only those and updates their entries.
+
 Each result records the machine (cores, GPU) and the torch and mediapipe versions.
 """
 
@@ -15,7 +17,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SUITES = ("bench_tracking", "bench_build", "bench_train", "bench_read")
+SUITES = ("bench_profile", "bench_tracking", "bench_build", "bench_train", "bench_read")
 
 
 def machine() -> dict:
@@ -47,6 +49,15 @@ def table(results: dict) -> str:
         ("tracking 720p, 2 workers (x realtime)", _pick(results, "bench_tracking", "two_workers_2_videos", "realtime")),
         ("tracking peak RSS (MB)", _pick(results, "bench_tracking", "single_720p", "peak_rss_mb")),
         ("build-dataset 720p end to end (x realtime)", _pick(results, "bench_build", "realtime")),
+        ("build-dataset stages (wall s)", _pick(results, "bench_build", "stages_s")),
+        ("start-up: lipreader --help (s)",
+         _pick(results, "bench_profile", "startup_s", "lipreader --help")),
+        ("tracking ms/frame: decode wait, mesh, align, write",
+         _pick(results, "bench_profile", "tracking", "mesh_every_1", "ms_per_frame")),
+        ("clip writing, in-process (clips per CPU s)",
+         _pick(results, "bench_profile", "clips", "in-process encoder", "clips_per_cpu_s")),
+        ("clip writing, in-process vs ffmpeg per clip (CPU ratio)",
+         _pick(results, "bench_profile", "clips", "cpu_ratio")),
         ("cache loader (clips/s, augmentation incl.)", _pick(results, "bench_train", "loader_clips_per_s")),
         ("train small 44px CPU (clips/s)", _pick(results, "bench_train", "train_clips_per_s", "small_88")),
         ("train small 44px, TC back end, CPU (clips/s)",
@@ -64,7 +75,10 @@ def table(results: dict) -> str:
 
 
 def main(names: list[str]) -> int:
-    results: dict = {"machine": machine()}
+    """Run the named suites (default: all); named ones replace their entries in results.json."""
+    out = HERE / "results.json"
+    results: dict = json.loads(out.read_text()) if names and out.is_file() else {}
+    results["machine"] = machine()
     failed = 0
     for name in names or SUITES:
         print(f"running {name} ...", file=sys.stderr, flush=True)
@@ -76,7 +90,6 @@ def main(names: list[str]) -> int:
             results[name] = {"error": traceback.format_exc(limit=1).strip().splitlines()[-1]}
             failed += 1
         results[name]["bench_seconds"] = round(time.perf_counter() - t0, 1)
-    out = HERE / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(table(results))
     print(f"\nfull results: {out}")

@@ -37,6 +37,7 @@ MIN_FRAMES = 8            # about a third of a second: shorter than any word
 BYTES_PER_FRAME = ROI * ROI + N_LANDMARKS * 3 * 2 * 2  # mouth.npy, landmarks (raw and in track.npz)
 DISK_MARGIN = 256 * 2**20  # left free besides
 CUT_THRESHOLD = 35.0      # mean absolute difference (0-255) of 32x18 thumbnails at a shot cut
+READ_AHEAD = 2            # frames a thread takes from ffmpeg ahead of FaceMesh (media.iter_frames)
 
 # mediapipe's FaceMesh solution graph and the names of its two thresholds (see FaceMesh).
 _GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
@@ -288,7 +289,7 @@ def _probe(video: Path, max_height: int) -> tuple[FrameSizes, int]:
 def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterator[np.ndarray]:
     """Decoded RGB frames at 25 fps and `size`; SkipVideo when ffmpeg fails."""
     try:
-        yield from media.iter_frames(video, fps=FPS, size=size, threads=threads)
+        yield from media.iter_frames(video, fps=FPS, size=size, threads=threads, ahead=READ_AHEAD)
     except InputError as e:
         raise SkipVideo("undecodable", str(e)) from e
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class BuildSummary:
     stats: dict
     manifest: Path
     contact_sheet: Path | None
+    seconds: dict[str, float]   # wall time of each stage: words, track, sync, plan, clips, report, pack
 
 
 def _track(states: list[VideoState], cfg: Config, workers: int) -> None:
@@ -100,12 +102,15 @@ def _sync(states: list[VideoState], workers: int) -> None:
 
 
 def _write_clips(jobs: list[clipstage.Job], workers: int) -> None:
-    with Progress(sum(len(j.items) for j in jobs), "writing clips", "clips") as bar:
-        if workers <= 1 or len(jobs) <= 1:
+    """Write the clips, in worker processes when there are enough of them to pay for starting
+    the workers (clipstage.WORKER_CLIPS each)."""
+    total = sum(len(j.items) for j in jobs)
+    with Progress(total, "writing clips", "clips") as bar:
+        if workers <= 1 or len(jobs) <= 1 or total < 2 * clipstage.WORKER_CLIPS:
             for job in jobs:
                 bar.update(clipstage.write(job))
             return
-        with process_pool(min(workers, len(jobs))) as pool:
+        with process_pool(min(workers, len(jobs), total // clipstage.WORKER_CLIPS)) as pool:
             for n in pool.map(clipstage.write, jobs):
                 bar.update(n)
 
@@ -161,6 +166,13 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         raise InputError(f"no fetched videos in {videos_root}: run `lipreader fetch URL` first")
     workers = b.workers or os.cpu_count() or 1
     dataset = DatasetDir(out)
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock[0], 3)
+        clock[0] = now
 
     # 1. words, for every video (cheap; the vocabulary is chosen over all of them), and the plan
     states = [wordstage.run(vd) for vd in all_dirs]
@@ -171,11 +183,14 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         print(note)
     kept = planstage.kept_words(states, decided, b.max_per_word)
     mine = [s for s in states if ds.in_shard(s.vd.id, shard_kn)]
+    lap("words")
 
     # 2. tracking, for this shard's videos
     _track(mine, cfg, workers)
     _crop(mine, cfg)
+    lap("track")
     _sync(mine, workers)
+    lap("sync")
     release_videos()
 
     # 3. plan each video's clips
@@ -198,26 +213,31 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     records: list[ClipRecord] = [rec for v in planned for rec, _ in v.clips]
     drops: Counter[str] = sum((v.drops for v in planned), Counter())
     caption_drops: Counter[str] = sum((v.caption_drops for v in planned), Counter())
+    lap("plan")
 
     # 4. clips
     out.mkdir(parents=True, exist_ok=True)
     clipstage.clean_stale(dataset, {out / r.path for r in records}, {s.vd.id for s in mine})
     _write_clips(clipstage.jobs(dataset, planned, cfg.build.crop), workers)
+    lap("clips")
 
     # 5. report
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
                           sum(v.seconds for v in planned), decided.vocabulary, caption_drops,
                           other_face=sum(v.other_face for v in planned), outcomes=outcomes)
     st = rep.stats
+    lap("report")
 
     # 6. pack the clips for training, then the web pages (their previews come from the packed clips)
     for split in sorted({r.split for r in records}):
         packstage.run(out, split)
+    lap("pack")
     pages = reportstage.write_pages(dataset, videos_root)
+    lap("pages")
     print(ds.summary_table(st))
     print(f"{st['clips']} clips from {len(mine) - sum(skipped.values())} of {len(mine)} videos "
           f"({st['hours'] * 60:.1f} min) in {out}")
     print(f"manifest: {rep.manifest}\nstats: {rep.stats_file}\npages: {pages.index}")
     if rep.contact_sheet:
         print(f"contact sheet: {rep.contact_sheet}")
-    return BuildSummary(out, st, rep.manifest, rep.contact_sheet)
+    return BuildSummary(out, st, rep.manifest, rep.contact_sheet, seconds)

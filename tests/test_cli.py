@@ -21,12 +21,14 @@ def test_every_command_has_help():
         assert "Usage: " in res.output and len(res.output.splitlines()) > 3
 
 
-def test_help_imports_nothing_heavy():
+@pytest.mark.parametrize("args", [["--help"], ["config"]])
+def test_help_and_config_import_nothing_heavy(args, tmp_path):
     code = ("import sys; from lipreader.cli import cli\n"
-            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'mediapipe', 'cv2', 'yt_dlp', 'numpy') if m in sys.modules]\n"
+            f"try:\n    cli({args!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'mediapipe', 'cv2', 'yt_dlp', 'numpy', 'av') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
     assert "HEAVY []" in out
 
 

@@ -21,6 +21,59 @@ def test_lossless_gray_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
+def _stream_line(path) -> str:
+    """ffmpeg's description of the video stream, without the bit rate."""
+    import re
+    import subprocess
+
+    err = subprocess.run([media.ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                         capture_output=True, text=True).stderr
+    line = next(ln for ln in err.splitlines() if "Video:" in ln)
+    return re.sub(r"\d+ kb/s, ", "", line.strip())
+
+
+def test_clip_encoder_writes_the_files_of_the_lossless_ffmpeg_path(tmp_path):
+    import skimage.data
+
+    face = skimage.data.astronaut()[..., 1]
+    moving = [np.ascontiguousarray(face[150 + i:246 + i, 180 + i:276 + i]) for i in range(29)]
+    rng = np.random.default_rng(1)
+    clips = [moving, moving[:7], [rng.integers(0, 256, (96, 96), dtype=np.uint8) for _ in range(29)],
+             [np.zeros((96, 96), np.uint8), np.full((96, 96), 255, np.uint8)]]
+    with media.ClipEncoder() as encoder:   # one encoder, clips one after another
+        for k, frames in enumerate(clips):
+            encoder.write(tmp_path / f"new{k}.mp4", iter(frames))
+    for k, frames in enumerate(clips):
+        old = media.write_video(tmp_path / f"old{k}.mp4", frames, lossless=True)
+        new = tmp_path / f"new{k}.mp4"
+        assert np.array_equal(media.read_video(new), np.stack(frames))      # bit-exact
+        assert np.array_equal(media.read_video(new), media.read_video(old))
+        assert np.array_equal(media.read_clip(new), np.stack(frames))       # what pack reads
+        assert np.array_equal(media.read_clip(old), np.stack(frames))
+        assert _stream_line(new) == _stream_line(old)
+        assert "h264 (High 4:4:4 Predictive)" in _stream_line(new) and "96x96" in _stream_line(new)
+        assert media.probe(new).duration == media.probe(old).duration
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"new{k}.mp4" for k in range(4)] + [f"old{k}.mp4" for k in range(4)])
+
+
+def test_read_clip_of_a_bad_file_is_input_error(tmp_path):
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(2000))
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    for name in ("junk.mp4", "empty.mp4", "missing.mp4"):
+        with pytest.raises(InputError, match=f"{name}: could not decode it"):
+            media.read_clip(tmp_path / name)
+
+
+def test_clip_encoder_with_no_frames_leaves_nothing(tmp_path):
+    with media.ClipEncoder() as encoder:
+        with pytest.raises(InputError, match="no frames to write"):
+            encoder.write(tmp_path / "empty.mp4", [])
+        encoder.write(tmp_path / "one.mp4", [np.full((96, 96), 7, np.uint8)])
+    assert [p.name for p in tmp_path.iterdir()] == ["one.mp4"]
+    assert media.read_video(tmp_path / "one.mp4").tolist() == [np.full((96, 96), 7).tolist()]
+
+
 def test_probe_and_resample_to_25fps(tmp_path):
     frames = [np.full((48, 64, 3), i * 4, np.uint8) for i in range(60)]
     path = media.write_video(tmp_path / "v30.mp4", frames, fps=30)
@@ -86,22 +139,31 @@ def _kill_decoder_after_first_frame(monkeypatch):
     return frames
 
 
-def test_a_decoder_killed_mid_video_is_an_error_not_a_short_video(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ahead", [0, 3])
+def test_a_decoder_killed_mid_video_is_an_error_not_a_short_video(tmp_path, monkeypatch, ahead):
     frames = [np.full((240, 320), i % 250, np.uint8) for i in range(200)]
     path = media.write_video(tmp_path / "long.mp4", frames, fps=25, lossless=True)
-    assert len(list(media.iter_frames(path, gray=True))) == 200
+    got = [int(f[0, 0]) for f in media.iter_frames(path, gray=True, ahead=ahead)]
+    assert got == [i % 250 for i in range(200)]
     kill_after_first = _kill_decoder_after_first_frame(monkeypatch)
     got = []
     with pytest.raises(InputError) as e:
-        for f in kill_after_first(media.iter_frames(path, gray=True)):
+        for f in kill_after_first(media.iter_frames(path, gray=True, ahead=ahead)):
             got.append(f)
     assert str(e.value) == (f"{path}: ffmpeg could not decode it: the decoder was killed "
                             "(signal 9) before the end of the video")
     assert 0 < len(got) < 200
 
 
-def test_stopping_early_is_not_an_error(tmp_path):
+@pytest.mark.parametrize("ahead", [0, 3])
+def test_stopping_early_is_not_an_error(tmp_path, monkeypatch, ahead):
+    import subprocess
+
+    started = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
     path = media.write_video(tmp_path / "c.mp4", _frames(40), lossless=True)
-    it = media.iter_frames(path, gray=True)
+    it = media.iter_frames(path, gray=True, ahead=ahead)
     assert next(it).shape == (64, 80)
     it.close()  # the consumer stops: iter_frames ends its decoder and raises nothing
+    assert started[-1].returncode is not None   # the decoder is gone

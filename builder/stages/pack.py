@@ -53,12 +53,12 @@ def run(root: str | os.PathLike, split: str, settings: PackSettings = PackSettin
 
 def _decode(ref: data.ClipRef) -> np.ndarray | str:
     """(T, 96, 96) uint8, or the reason the clip cannot be used."""
-    from builder.media import read_video
+    from builder.media import read_clip
 
     if not ref.path.is_file():
         return "missing"
     try:
-        frames = read_video(ref.path, gray=True)
+        frames = read_clip(ref.path)
     except InputError as e:
         return f"unreadable: {e}"
     if frames.shape[1:] != (ROI, ROI):

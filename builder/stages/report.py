@@ -78,7 +78,7 @@ def contact_sheet(dataset: DatasetDir, records: list[ClipRecord], per_word: int 
     chosen: dict[str, list[np.ndarray]] = {}
     for r in sorted(records, key=lambda r: r.path):
         if len(chosen.setdefault(r.word, [])) < per_word:
-            frames = media.read_video(dataset.root / r.path)
+            frames = media.read_clip(dataset.root / r.path)
             if r.face:
                 frames = _face_mark(frames, r.face)
             chosen[r.word].append(frames)
@@ -163,7 +163,7 @@ def write_previews(dataset: DatasetDir, clips: Iterable[ClipRecord]) -> int:
             frames = np.asarray(hit[0].clips[hit[1][r.path]])
         else:
             from builder import media
-            frames = media.read_video(dataset.root / r.path)
+            frames = media.read_clip(dataset.root / r.path)
         preview(frames, dataset.preview(r.path))
     return len(todo)
 
