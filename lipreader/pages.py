@@ -384,7 +384,8 @@ def video_page(v: dict[str, Any]) -> str:
     """.pages/video-<id>.html. `v`: id, split, seconds, source_url, skipped, drops,
     caption_drops; track: {t, found, face_width, yaw} per second (optional); sync: {offset,
     confidence, has_audio, windows: [(seconds, lag, confidence)]} (optional); words: [{text,
-    start, source, clip (path or None), face}]; clips: number."""
+    start, source, clip (path or None), face, why (what to say for a word without a clip)}];
+    clips: number."""
     parts = []
     figs = [("seconds", number(v.get("seconds"), 1), "seconds"), ("clips", v.get("clips", 0), "clips"),
             ("split", v.get("split") or "-", "split")]

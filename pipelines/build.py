@@ -209,7 +209,7 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
         outcomes.append(reportstage.VideoOutcome(s.vd.id, decided.videos.get(s.vd.id), round(v.seconds, 3),
                                                  drops=dict(sorted(v.drops.items())),
                                                  caption_drops=dict(sorted(v.caption_drops.items())),
-                                                 source_url=s.source_url))
+                                                 source_url=s.source_url, word_drops=v.word_drops))
     records: list[ClipRecord] = [rec for v in planned for rec, _ in v.clips]
     drops: Counter[str] = sum((v.drops for v in planned), Counter())
     caption_drops: Counter[str] = sum((v.caption_drops for v in planned), Counter())

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -596,6 +596,30 @@ def test_the_pages_show_the_numbers_of_stats_and_the_manifest(clean):
         by_source[r["source"]] += 1
     for source, n in by_source.items():
         assert f'<tr data-row="source:{source}"><td>{source}</td><td class="n">{n}</td></tr>' in index
+
+
+def test_a_video_page_says_why_each_vocabulary_word_gave_no_clip(clean, corpus, tmp_path):
+    work, _ = clean
+    copy_as_fetched(corpus, tmp_path / "data" / "videos", with_build_outputs=work / "data" / "videos")
+    widths = sorted(r["face_width"] for r in manifest(work / "data" / "dataset"))
+    (tmp_path / "options.toml").write_text(f"[build]\nmin_face_size = {widths[len(widths) // 2]}\n")
+    res = build(tmp_path, "--max-per-word", "2")
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "data" / "dataset"
+    st = json.loads((out / "stats.json").read_text())
+    videos = json.loads((out / "videos.json").read_text())
+    assert {"face too small", "over --max-per-word"} <= set(st["dropped"])
+    shown_in_all: Counter[str] = Counter()
+    for vid, v in videos.items():
+        assert Counter(reason for _, _, reason in v["word_drops"]) == Counter(v["drops"])
+        page = (out / ".pages" / f"video-{vid}.html").read_text()
+        for word, ms, reason in v["word_drops"]:
+            row = re.search(rf'<tr data-row="{re.escape(f"{word}@{ms / 1000}")}">(.*?)</tr>', page).group(1)
+            assert row.endswith(f"<td>no clip: {reason}</td>")
+        shown = Counter(re.findall(r"<td>no clip: ([^<]*)</td></tr>", page))
+        assert shown == Counter(v["drops"])
+        shown_in_all += shown
+    assert shown_in_all == Counter(st["dropped"])
 
 
 def chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -51,7 +51,9 @@ def small_dataset(root) -> DatasetDir:
     for r in recs:
         media.write_video(dataset.root / r.path, rng.integers(0, 255, (8, 96, 96), np.uint8), lossless=True)
     report.run(dataset, recs, Counter({"face too small": 2}), Counter({"no captions": 1}), 2, 60.0,
-               ["hi", "yo"], outcomes=[report.VideoOutcome("v1", "train", 60.0, drops={"face too small": 2}),
+               ["hi", "yo"], outcomes=[report.VideoOutcome("v1", "train", 60.0, drops={"face too small": 2},
+                                                                 word_drops=[("hi", 1000, "face too small"),
+                                                                             ("yo", 3000, "face too small")]),
                                        report.VideoOutcome("v2", skipped="no captions")])
     return dataset
 
@@ -100,3 +102,23 @@ def test_report_makes_the_pages_again_and_says_what_is_missing(tmp_path):
     page = dataset.model_page(tmp_path / "m.pt").read_text()
     assert 'data-pair="hi&gt;yo"' in page and 'src="previews/hi/val/v1_4000.jpg"' in page
     assert 'href=".pages/model-m.html"' in dataset.index.read_text()
+
+
+def test_a_video_page_says_why_each_word_gave_no_clip_and_older_datasets_still_report(tmp_path):
+    dataset = small_dataset(tmp_path / "ds")
+    saved = json.loads(dataset.videos.read_text())
+    assert saved["v1"]["word_drops"] == [["hi", 1000, "face too small"], ["yo", 3000, "face too small"]]
+    assert saved["v2"]["word_drops"] == []
+    report.write_pages(dataset)     # no video folders: the rows come from the manifest and videos.json
+    page = dataset.video_page("v1").read_text()
+    assert '<tr data-row="yo@3.0"><td>yo</td><td>0:03.00</td><td></td><td></td><td></td>' \
+           "<td>no clip: face too small</td></tr>" in page
+    assert 'data-row="hi@1.0"' in page and 'data-row="hi@2.0"' in page
+    assert page.count("no clip: face too small") == 2
+    for v in saved.values():
+        del v["word_drops"]         # videos.json as builds wrote it before it named each word
+    dataset.videos.write_text(json.dumps(saved))
+    res = CliRunner().invoke(cli, ["report", str(dataset.root)])
+    assert res.exit_code == 0, res.output
+    page = dataset.video_page("v1").read_text()
+    assert "no clip:" not in page and 'data-row="hi@2.0"' in page

@@ -54,6 +54,7 @@ def test_video_clips_gives_records_in_the_plans_split_and_counts_drops(tmp_path)
     assert (rec.path, rec.word, rec.split, rec.video_id, rec.start_ms) == ("hello/val/v0_2000.mp4", "hello", "val", "v0", 2000)
     assert len(index) == 29 and got.seconds == T / 25
     assert dict(got.drops) == {"no face during the word": 1}
+    assert got.word_drops == [("hello", 5000, "no face during the word")]
 
 
 def test_the_sound_ends_the_words_before_the_offset_moves_them(tmp_path):
@@ -78,4 +79,6 @@ def test_the_sound_ends_the_words_before_the_offset_moves_them(tmp_path):
         (1.92, 2.27, "voiced", 2, 1920), (4.92, 5.27, "voiced", 2, 4920)]
     assert [(r.start, r.end, r.end_by, r.sync) for r in silent] == [
         (2.0, 2.4, "prior", "unknown"), (5.0, 5.4, "prior", "unknown")]
+    small = plan.video_clips(vs[0], decided, kept, replace(LIMITS, min_face_size=200.0), dataset)
+    assert small.word_drops == [("hello", 2000, "face too small"), ("hello", 5000, "face too small")]
     assert with_sound[0].sidecar()["end_by"] == "voiced"

@@ -193,7 +193,9 @@ def kept_words(states: list[VideoState], plan: Plan, max_per_word: int) -> set[t
 @dataclass
 class VideoClips:
     """One video's planned clips: (record, source frame of each clip frame), and the drops.
-    `mouths`: each face track's mouth.npy (a record's `face`, None for 0, indexes it)."""
+    `mouths`: each face track's mouth.npy (a record's `face`, None for 0, indexes it).
+    `word_drops`: each vocabulary word without a clip as (word, caption start ms, reason);
+    `drops` counts their reasons."""
 
     mouths: tuple[Path, ...]
     clips: list[tuple[ClipRecord, tuple[int, ...]]] = field(default_factory=list)
@@ -201,6 +203,11 @@ class VideoClips:
     seconds: float = 0.0
     caption_drops: Counter = field(default_factory=Counter)   # caption tokens that are no word
     other_face: int = 0      # words the main face did not say, taken from another face that did
+    word_drops: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def drop(self, word: str, start_ms: int, reason: str) -> None:
+        self.drops[reason] += 1
+        self.word_drops.append((word, start_ms, reason))
 
 
 @dataclass(frozen=True)
@@ -282,17 +289,18 @@ def video_clips(state: VideoState, plan: Plan, kept: set[tuple[str, int]],
     for w in voiced.voiced_ends(state.words, synced.energy) if known else state.words:
         if w.text not in vocab:
             continue
-        if (vd.id, int(round(w.start * 1000))) not in kept:
-            result.drops["over --max-per-word"] += 1
+        start_ms = int(round(w.start * 1000))
+        if (vd.id, start_ms) not in kept:
+            result.drop(w.text, start_ms, "over --max-per-word")
             continue
         if not known and not limits.keep_sync_unknown:
-            result.drops[SYNC_UNKNOWN] += 1
+            result.drop(w.text, start_ms, SYNC_UNKNOWN)
             continue
         # Captions are timed on the sound: the mouth says the word `offset` frames earlier.
         w = replace(w, start=w.start - offset / FPS, end=w.end - offset / FPS)
         spoken = speaking_face(w, tracks, synced.energy if known else None, offset, limits)
         if isinstance(spoken, str):
-            result.drops[spoken] += 1
+            result.drop(w.text, start_ms, spoken)
             continue
         clip_plan, judged = spoken.plan, spoken.judged
         sync_fields: dict[str, Any] = {"sync": "unknown"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class VideoOutcome:
     drops: dict[str, int] = field(default_factory=dict)          # vocabulary words without a clip
     caption_drops: dict[str, int] = field(default_factory=dict)
     source_url: str = ""
+    word_drops: list[tuple[str, int, str]] = field(default_factory=list)  # (word, caption start ms, reason)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def read_outputs(dataset: DatasetDir) -> tuple[dict, list[ClipRecord], dict[str,
         try:
             raw = json.loads(dataset.videos.read_text(encoding="utf-8"))
             outcomes = {k: VideoOutcome(k, **v) for k, v in raw.items()}
+            outcomes = {k: replace(o, word_drops=[(str(w), int(ms), str(why)) for w, ms, why in o.word_drops])
+                        for k, o in outcomes.items()}
         except (ValueError, TypeError, AttributeError) as e:
             raise InputError(f"{dataset.videos}: unreadable ({type(e).__name__})") from e
     return st, records, outcomes
@@ -234,8 +237,13 @@ def video_facts(vid: str, outcome: VideoOutcome | None, vd: VideoDir | None,
     faces = Counter(getattr(r, "face", None) for r in records)
     faces.pop(None, None)
     v["faces"] = dict(sorted(faces.items()))
+    why: dict[tuple[str, int], list[str]] = {}
+    for word, ms, reason in o.word_drops:
+        why.setdefault((word, ms), []).append(reason)
     if vd is None or not vd.root.is_dir():
-        v["words"] = [_word_row(r.word, r.start, r.source, r, word_pages) for r in records]
+        rows = [_word_row(r.word, r.start, r.source, r, word_pages) for r in records]
+        rows += [_word_row(word, ms / 1000, None, None, word_pages, reason) for word, ms, reason in o.word_drops]
+        v["words"] = _in_time_order(rows)
         return v
     v["track"] = track_per_second(vd.track) if vd.track.is_file() else None
     v["sync"] = sync_facts(vd)
@@ -252,17 +260,24 @@ def video_facts(vid: str, outcome: VideoOutcome | None, vd: VideoDir | None,
             continue
         shifted = round(w.start - offset / FPS, 3)
         rec = by_time.pop((w.text, shifted), None)
-        rows.append(_word_row(w.text, w.start, w.source, rec, word_pages))
+        reasons = why.get((w.text, int(round(w.start * 1000)))) if rec is None else None
+        rows.append(_word_row(w.text, w.start, w.source, rec, word_pages, reasons.pop(0) if reasons else None))
     rows += [_word_row(r.word, r.start, r.source, r, word_pages) for r in by_time.values()]
-    v["words"] = sorted(rows, key=lambda x: (x["start"] is None, x["start"] or 0.0, x["text"]))
+    v["words"] = _in_time_order(rows)
     return v
 
 
+def _in_time_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda x: (x["start"] is None, x["start"] or 0.0, x["text"]))
+
+
 def _word_row(text: str, start: float | None, source: str | None, rec: ClipRecord | None,
-              word_pages: set[str]) -> dict[str, Any]:
+              word_pages: set[str], why: str | None = None) -> dict[str, Any]:
+    """A row of a video's word table; `why`: the reason a word gave no clip, when known."""
     return {"text": text, "start": start, "source": source, "clip": rec.path if rec else None,
             "face": getattr(rec, "face", None) if rec else None,
-            "sync_score": rec.sync_score if rec else None, "word_page": text in word_pages}
+            "sync_score": rec.sync_score if rec else None, "word_page": text in word_pages,
+            "why": f"no clip: {why}" if why else None}
 
 
 def write_pages(dataset: DatasetDir, videos_root: Path | None = None) -> Pages:
