@@ -41,6 +41,7 @@ def test_torchrun_two_processes_on_the_cpu(toy, tmp_path):
     assert r.stdout.count("epoch 1: loss") == 1
     assert sorted(p.name for p in out.iterdir()) == [
         "accuracy.txt", "model.best.pt", "model.confusion.png", "model.curves.png", "model.metrics.json",
+        "model.predictions.json",
         "model.pt"]
     assert len((out / "accuracy.txt").read_text().splitlines()) == 1
     ck = load_checkpoint(out / "model.pt")

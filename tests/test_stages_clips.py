@@ -39,7 +39,7 @@ def test_a_few_clips_are_written_without_starting_worker_processes(tmp_path, mon
     dataset = DatasetDir(tmp_path / "ds")
     mouth = tmp_path / "mouth.npy"
     np.save(mouth, np.arange(40, dtype=np.uint8)[:, None, None].repeat(96, 1).repeat(96, 2))
-    planned = [VideoClips(mouth, [(ClipRecord(f"hi/train/v{v}_{ms}.mp4", "hi", "train", video_id=f"v{v}",
+    planned = [VideoClips((mouth,), [(ClipRecord(f"hi/train/v{v}_{ms}.mp4", "hi", "train", video_id=f"v{v}",
                                               frames=3), (ms // 100, 5, 6)) for ms in (100, 900)])
                for v in (1, 2, 3)]
     build._write_clips(clips.jobs(dataset, planned), workers=2)
