@@ -88,7 +88,7 @@ def train_once(root: Path, split_by: str, recipe: dict, seed: int, out: Path) ->
     cfg = cfg.override("training", folder=cfg.general.dataset, printfrequency=0,
                        schedule_epochs=t["epochs"], **t)
     t0 = time.perf_counter()
-    result = train.run(cfg, new=True)
+    result = train.run(cfg, new=True, force=True)
     h = result.history
     return {"val_top1": h[-1]["val_top1"], "best_val_top1": max(m["val_top1"] for m in h),
             "train_top1": h[-1]["top1"], "val_n": h[-1]["val_n"],

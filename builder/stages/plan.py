@@ -26,8 +26,8 @@ import numpy as np
 from builder import clips as clipmod
 from builder import dataset as ds
 from builder import sync as syncmod
-from builder.captions import Word
 from builder import voiced
+from builder.captions import Word
 from builder.layout import DatasetDir
 from builder.stages import sync as syncstage
 from builder.stages.state import VideoState, read_record
