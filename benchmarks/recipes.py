@@ -36,6 +36,8 @@ RECIPES = {
     "lr1e-3": dict(lr=1e-3),
     "lr6e-3": dict(lr=6e-3),
     "e40": dict(epochs=40),
+    "e60": dict(epochs=60),
+    "bs8": dict(batch_size=8),
     "warm2": dict(warmup_epochs=2.0),
     "bs32": dict(batch_size=32),
     "wd1e-4": dict(weight_decay=1e-4),
@@ -88,7 +90,7 @@ def train_once(root: Path, split_by: str, recipe: dict, seed: int, out: Path) ->
     cfg = cfg.override("training", folder=cfg.general.dataset, printfrequency=0,
                        schedule_epochs=t["epochs"], **t)
     t0 = time.perf_counter()
-    result = train.run(cfg, new=True, force=True)
+    result = train.run(cfg, new=True, force=True, validate=True)
     h = result.history
     return {"val_top1": h[-1]["val_top1"], "best_val_top1": max(m["val_top1"] for m in h),
             "train_top1": h[-1]["top1"], "val_n": h[-1]["val_n"],

@@ -26,6 +26,7 @@ BACKENDS = ("lstm", "tc", "mstcn")
 CROP_PROFILES = ("default", "lrw")  # mouth ROI geometries (builder.mouth)
 DEVICES = ("auto", "cuda", "cpu")
 OPTIMIZERS = ("adamw", "sgd")
+RECIPES = ("auto", "small-data", "large-data")
 FORMATS = ("table", "json", "srt", "vtt", "csv")
 SPLIT_BY = ("video", "channel", "uploader")
 
@@ -107,6 +108,7 @@ class Training:
     init_from: str = ""
     boundaries: bool = False
     freeze_frontend: int = 0
+    recipe: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class Config:
     prediction: Prediction = field(default_factory=Prediction)
     source: str = "(defaults)"
     notices: tuple[str, ...] = ()  # one line per key of the original project's file, read or ignored
+    explicit: frozenset[str] = frozenset()  # "section.key" set in the file or on the command line
 
     def override(self, section: str, **values: Any) -> Config:
         """A copy with `values` (the command-line flags) replacing the section's keys; None means 'not given'."""
@@ -148,14 +151,15 @@ class Config:
             flag = f"--{k.replace('_', '-')}"
             checked[k] = _check_range(_check_value(v, _hints(type(current))[k], flag, section, k),
                                       flag, section, k)
-        return dataclasses.replace(self, **{section: dataclasses.replace(current, **checked)})
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **checked)},
+                                   explicit=self.explicit | {f"{section}.{k}" for k in checked})
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
 SECTIONS = {f.name: f.default_factory for f in fields(Config)  # type: ignore[misc]
-            if f.name not in ("source", "notices")}
+            if f.name not in ("source", "notices", "explicit")}
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -282,6 +286,7 @@ RANGES: dict[tuple[str, str], tuple[Any, str]] = {
     ("training", "batch_size"): _at_least(1),
     ("training", "lr"): _more_than(0),
     ("training", "optimizer"): _one_of(OPTIMIZERS),
+    ("training", "recipe"): _one_of(RECIPES),
     ("training", "weight_decay"): _at_least(0),
     ("training", "momentum"): _between(0, 1),
     ("training", "warmup_epochs"): _at_least(0),
@@ -406,7 +411,8 @@ def parse(data: dict[str, Any], where: str = "options.toml") -> Config:
     for (name, key), value in mapped.items():
         native.setdefault(name, {})[key] = value
     sections = {name: type(SECTIONS[name]())(**values) for name, values in native.items()}
-    return Config(**sections, source=where, notices=tuple(notices))
+    explicit = frozenset(f"{name}.{key}" for name, values in native.items() for key in values)
+    return Config(**sections, source=where, notices=tuple(notices), explicit=explicit)
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

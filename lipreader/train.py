@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lipreader import atomic, data, distributed, lock, pages
+from lipreader import atomic, data, distributed, lock, pages, recipe
 from lipreader.atomic import atomic_path, write_json, write_text
 from lipreader.checkpoint import (
     dims_of,
@@ -234,6 +234,7 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
     model_path = Path(cfg.general.pretrainedmodelpath)
     clips = data.find_clips(t.folder, "train")
     vocab = data.vocabulary(c.word for c in clips)
+    t, note = recipe.apply(t, cfg.explicit, len(clips)) if clips else (t, "")
     dims, origin = None, ""
     if not new and model_path.is_file():
         ck = load_checkpoint(model_path)
@@ -257,7 +258,8 @@ def _dry_run(cfg: Config, new: bool, device, given: frozenset[str] = frozenset()
         dims = ModelDims.for_arch(t.arch, num, t.input_size, cfg.build.frames, t.backend, t.boundaries)
         origin = f"new model -> {model_path} ({where})"
     model = build_model(dims)
-    text = "\n".join([describe(model), origin, f"device: {device}", "dry run: nothing trained"])
+    text = "\n".join([describe(model), origin, *([note] if note else []), f"device: {device}",
+                      "dry run: nothing trained"])
     say(text)
     return TrainResult(model_path, dims=dims, vocab=vocab, dry_run=True, summary=text)
 
@@ -315,6 +317,10 @@ def _run(cfg: Config, new: bool, force: bool, validate: bool, dry_run: bool,
     # -- data: the uint8 caches (rank 0 builds them, the others wait and read)
     root = Path(t.folder)
     train_cache, vocab = _training_data(root, ck, model_path, dist_info)
+    t, note = recipe.apply(t, cfg.explicit, len(train_cache))
+    cfg = dataclasses.replace(cfg, training=t)
+    if note and dist_info.main:
+        say(note)
 
     # -- the model, the optimizer, the schedule position
     m = _setup_model(cfg, ck, model_path, vocab, train_cache.frames, device, dist_info, init, given)
