@@ -21,8 +21,10 @@ def test_a_small_dataset_gets_the_small_data_values_for_what_was_left_unset():
     cfg = parse({"training": {"lr": 0.001}}, "opts.toml")
     t, note = recipe.apply(cfg.training, cfg.explicit, 300)
     assert (t.lr, t.batch_size, t.weight_decay, t.label_smoothing, t.time_mask) == (0.001, 16, 0.05, 0.0, 0)
+    assert (t.epochs, t.schedule_epochs) == (60, 60)
     assert note == ("recipe: small-data (300 training clips < 5,000): batch_size 16, weight_decay 0.05, "
-                    "label_smoothing 0, time_mask 0; options you set are kept ([training] recipe)")
+                    "label_smoothing 0, time_mask 0, epochs 60, schedule_epochs 60; options you set are kept "
+                    "([training] recipe)")
 
 
 def test_a_large_dataset_and_large_data_keep_the_configured_values():
