@@ -37,6 +37,7 @@ RECIPES = {
     "lr6e-3": dict(lr=6e-3),
     "e40": dict(epochs=40),
     "e60": dict(epochs=60),
+    "e60-boundaries": dict(epochs=60, boundaries=True),
     "bs8": dict(batch_size=8),
     "warm2": dict(warmup_epochs=2.0),
     "bs32": dict(batch_size=32),
