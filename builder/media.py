@@ -246,13 +246,13 @@ def read_clip(path: str | Path) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise InputError(f"{path}: has no video stream")
+                raise InputError(f"{path}: could not decode it: it has no video stream")
             stream = container.streams.video[0]
             frames = [f.to_ndarray(format="gray") for f in container.decode(stream)]
     except av.FFmpegError as e:
         raise InputError(f"{path}: could not decode it: {e}") from e
     if not frames:
-        raise InputError(f"{path}: no frames could be decoded")
+        raise InputError(f"{path}: could not decode it: no frames")
     return np.stack(frames)
 
 
