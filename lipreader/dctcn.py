@@ -1,5 +1,5 @@
-"""The densely connected TCN (DC-TCN) back end of Ma et al. (2021), "Towards Practical
-Lipreading with Distilled and Efficient Models", as mpc001's public LRW models build it:
+"""The densely connected TCN (DC-TCN) back end of Ma et al. (2021), "Lip-reading with Densely
+Connected Temporal Convolutional Networks", as mpc001's public LRW models build it:
 
     (B, T, D) -> transition 0: 1x1 conv D -> reduced, BN, PReLU (PReLU whatever the activation)
     -> dense block 1: layers of the multi-scale unit below; each one reads the concatenation of
