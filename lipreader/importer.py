@@ -29,9 +29,8 @@ by rule:
     classifier                                  tcn.tcn_output
 
 (activations carry weights only as PReLU; their DC-TCN's first transition is PReLU in every
-model). Every tensor of the file must land on one of ours
-with the same shape, and every one of ours must be in the file; anything else is refused with
-one line. The one exception: BatchNorm's `num_batches_tracked` counter, which files saved by old
+model). Every tensor of the file must land on one of ours with the same shape, and every one of
+ours must be in the file; anything else is refused with one line. The one exception: BatchNorm's `num_batches_tracked` counter, which files saved by old
 torch versions lack and which inference never reads.
 
 The LRW vocabulary is the 500 words of mpc001's `labels/500WordsSortedList.txt` (alphabetical;
@@ -148,11 +147,11 @@ def dims_for(state: dict[str, Any], cfg: dict[str, Any] | None, num_classes: int
     """The ModelDims of their model, from its configuration or (without one) from its tensors,
     and notes on what was assumed."""
     notes: list[str] = []
+    act = _activation(state, cfg, where, notes)
     dense = bool(cfg.get("densetcn_block_config")) if cfg else any(k.startswith("tcn.tcn_trunk.") for k in state)
     if dense:
-        return _dense_dims(state, cfg, num_classes, where, notes)
+        return _dense_dims(state, cfg, act, num_classes, where, notes)
     if cfg is None:
-        act = _activation(state, cfg, where, notes)
         kernels = tuple(sorted({int(m.group(1)) for k in state
                                 if (m := re.match(r"tcn\.mb_ms_tcn\.network\.0\.cbcr0_(\d+)\.", k))}))
         kernel_sizes = tuple(int(state[f"tcn.mb_ms_tcn.network.0.cbcr0_{i}.conv.weight"].shape[-1])
@@ -165,7 +164,6 @@ def dims_for(state: dict[str, Any], cfg: dict[str, Any] | None, num_classes: int
             raise InputError(f"{where}: no multi-scale TCN tensors (tcn.mb_ms_tcn.*) in it; "
                              "pass their --config to say what model it is")
     else:
-        act = _activation(state, cfg, where, notes)
         if cfg.get("tcn_dwpw"):
             raise InputError(f"{where}: depthwise-separable TCN (tcn_dwpw) models cannot be imported")
         kernel_sizes = tuple(cfg.get("tcn_kernel_size") or ())
@@ -199,11 +197,10 @@ def _activation(state: dict[str, Any], cfg: dict[str, Any] | None, where: str, n
     return act
 
 
-def _dense_dims(state: dict[str, Any], cfg: dict[str, Any] | None, num_classes: int, where: str,
+def _dense_dims(state: dict[str, Any], cfg: dict[str, Any] | None, act: str, num_classes: int, where: str,
                 notes: list[str]) -> tuple[ModelDims, list[str]]:
     """A DC-TCN model's dimensions: each from --config when it says, else read off the tensors'
     shapes, else their released LRW configuration's (the dilations: no shape shows them)."""
-    act = _activation(state, cfg, where, notes)
 
     def size(name: str, dim: int, default: int) -> int:
         return int(state[name].shape[dim]) if name in state else default
