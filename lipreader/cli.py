@@ -199,9 +199,9 @@ def build_dataset(ctx, videos, out, words, vocab, min_count, max_per_word, split
 @click.option("--batch-size", type=int, help="Clips per batch.")
 @click.option("--lr", type=float, help="Peak learning rate.")
 @click.option("--arch", type=click.Choice(["resnet34", "resnet18", "small"]), help="Network size.")
-@click.option("--backend", type=click.Choice(["lstm", "tc", "mstcn"]),
-              help="Back end: the BiLSTM, temporal convolutions (faster to learn on small data) "
-                   "or the multi-scale TCN.")
+@click.option("--backend", type=click.Choice(["lstm", "tc", "mstcn", "dctcn"]),
+              help="Back end: the BiLSTM, temporal convolutions (faster to learn on small data), "
+                   "the multi-scale TCN or the densely connected TCN.")
 @click.option("--init-from", type=click.Path(dir_okay=False),
               help="A new model starts from this checkpoint (its words may differ) [training] init_from.")
 @click.option("--freeze-frontend", type=int,
@@ -252,9 +252,9 @@ def read(ctx, source, model, top_k, fmt, out, stride, captions, annotate, wait) 
 @cli.command("import-weights")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["mpc001"]), required=True,
-              help="Whose model: mpc001 (Lipreading using Temporal Convolutional Networks, MS-TCN).")
+              help="Whose model: mpc001 (Lipreading using Temporal Convolutional Networks, MS-TCN or DC-TCN).")
 @click.option("--config", "model_config", type=click.Path(dir_okay=False),
-              help="Their JSON configuration of the model (e.g. lrw_resnet18_mstcn.json).")
+              help="Their JSON configuration of the model (e.g. lrw_resnet18_dctcn.json).")
 @click.option("--words", type=click.Path(dir_okay=False),
               help="Class words, one per line in the model's order (default: LRW's 500).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="The lipreader model file to write.")

@@ -22,7 +22,7 @@ from lipreader.errors import ConfigError
 
 DEFAULT_FILE = "options.toml"
 ARCHS = ("resnet34", "resnet18", "small")
-BACKENDS = ("lstm", "tc", "mstcn")
+BACKENDS = ("lstm", "tc", "mstcn", "dctcn")
 CROP_PROFILES = ("default", "lrw")  # mouth ROI geometries (builder.mouth)
 DEVICES = ("auto", "cuda", "cpu")
 OPTIMIZERS = ("adamw", "sgd")

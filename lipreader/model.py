@@ -19,7 +19,9 @@ corpora it learns several times faster than the BiLSTM (measured on generated da
 parallel dilated convolutions (kernels 3, 5, 7; `hidden` channels per branch; dilation 2^i in
 block i), per-step outputs of width `hidden` x branches, the classifier at every step and the
 mean over time for prediction (the mean of a linear map is the linear map of the mean, so this
-is their time-average consensus). `activation` (relu, swish, prelu) is used throughout, and the
+is their time-average consensus). `backend="dctcn"` is their densely connected TCN
+(lipreader.dctcn): dense blocks of the same multi-scale units, squeeze-and-excitation, 1x1
+transitions. `activation` (relu, swish, prelu) is used throughout, and the
 ROI's gray-level `mean` and `std` and the `crop_profile` that made the ROIs travel with the model
 (lipreader.importer brings their weights in).
 
@@ -49,15 +51,19 @@ ARCHS = {
     # the same design with a quarter of the channels at half the resolution (CPU tests, demo)
     "small": ((1, 1, 1, 1), (16, 32, 64, 128), 64, 2),
 }
-BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC", "mstcn": "MS-TCN"}  # as summaries and logs print them
+BACKEND_NAMES = {"lstm": "BiLSTM", "tc": "TC", "mstcn": "MS-TCN", "dctcn": "DC-TCN"}  # as summaries and logs print them
 ACTIVATIONS = ("relu", "swish", "prelu")
 # (least, most) of each dimension a checkpoint may ask for, and of the parameters in all
 LIMITS = {"num_classes": (1, 100_000), "input_size": (8, 512), "frames": (1, 10_000), "hidden": (1, 4096),
           "lstm_layers": (1, 8), "downsample": (1, 8), "stages": (1, 8), "blocks": (1, 64), "widths": (1, 4096),
-          "tcn_layers": (1, 16), "tcn_kernels": (1, 31)}
+          "tcn_layers": (1, 16), "tcn_kernels": (1, 31), "dense_blocks": (1, 16), "dense_growth": (1, 4096),
+          "dense_dilations": (1, 64), "dense_reduced": (1, 4096)}
 # added after the first checkpoints: a file without them gets these (what the model was then)
 LATER_FIELDS = {"backend": "lstm", "boundaries": False, "activation": "relu", "mean": MEAN, "std": STD,
-                "crop_profile": "default", "tcn_kernels": (3, 5, 7), "tcn_layers": 4}
+                "crop_profile": "default", "tcn_kernels": (3, 5, 7), "tcn_layers": 4, "dense_blocks": (3, 3, 3, 3),
+                "dense_growth": (384, 384, 384, 384), "dense_dilations": (1, 2, 5), "dense_reduced": 512,
+                "dense_se": True}
+DENSE_TUPLES = ("dense_blocks", "dense_growth", "dense_dilations")
 MAX_PARAMETERS = 1_000_000_000
 
 
@@ -80,19 +86,28 @@ class ModelDims:
     mean: float = MEAN               # input = (pixel / 255 - mean) / std
     std: float = STD
     crop_profile: str = "default"    # the mouth ROI geometry the model reads (builder.mouth)
-    tcn_kernels: tuple[int, ...] = (3, 5, 7)  # MS-TCN branches (hidden channels each)
+    tcn_kernels: tuple[int, ...] = (3, 5, 7)  # MS-TCN and DC-TCN branches (hidden channels each in the MS-TCN)
     tcn_layers: int = 4              # MS-TCN blocks, dilation 2^i
+    dense_blocks: tuple[int, ...] = (3, 3, 3, 3)  # DC-TCN: dense layers per block
+    dense_growth: tuple[int, ...] = (384, 384, 384, 384)  # DC-TCN: channels each layer of a block adds
+    dense_dilations: tuple[int, ...] = (1, 2, 5)  # DC-TCN: layer l of a block dilates by [l % len]
+    dense_reduced: int = 512         # DC-TCN: channels out of each transition
+    dense_se: bool = True            # DC-TCN: squeeze-and-excitation before each first-set branch
 
     @classmethod
     def for_arch(cls, arch: str, num_classes: int, input_size: int = CROP, frames: int = WORD_FRAMES,
                  backend: str = "lstm", boundaries: bool = False, **rest: Any) -> ModelDims:
         """`input_size` is the crop at full ROI resolution; "small" works at half of it. `rest`:
-        activation, mean, std, crop_profile, tcn_kernels, tcn_layers."""
+        activation, mean, std, crop_profile, tcn_kernels, tcn_layers, dense_*. A DC-TCN's widths
+        scale with the arch's `hidden` (256: their 512 reduced, 384 growth)."""
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {', '.join(ARCHS)}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         blocks, widths, hidden, down = ARCHS[arch]
+        if backend == "dctcn":
+            rest.setdefault("dense_reduced", 2 * hidden)
+            rest.setdefault("dense_growth", (3 * hidden // 2,) * len(rest.get("dense_blocks", cls.dense_blocks)))
         dims = cls(arch=arch, num_classes=num_classes, input_size=input_size // down, frames=frames,
                    blocks=blocks, widths=widths, hidden=hidden, downsample=down, backend=backend,
                    boundaries=boundaries, **rest)
@@ -104,14 +119,19 @@ class ModelDims:
     @property
     def backend_width(self) -> int:
         """Width of the back end's per-step output (the classifier's input)."""
+        if self.backend == "dctcn":
+            return self.dense_reduced + self.dense_blocks[-1] * self.dense_growth[-1]
         return self.hidden * len(self.tcn_kernels) if self.backend == "mstcn" else 2 * self.hidden
 
     def inherit(self, src: ModelDims) -> ModelDims:
         """These dimensions with what a model started from `src` must keep: its activation, its
-        input statistics and crop profile (the trunk was trained on them), and its MS-TCN's shape."""
+        input statistics and crop profile (the trunk was trained on them), and its MS-TCN's or
+        DC-TCN's shape."""
         return dataclasses.replace(self, activation=src.activation, mean=src.mean, std=src.std,
                                    crop_profile=src.crop_profile, tcn_kernels=src.tcn_kernels,
-                                   tcn_layers=src.tcn_layers)
+                                   tcn_layers=src.tcn_layers, dense_blocks=src.dense_blocks,
+                                   dense_growth=src.dense_growth, dense_dilations=src.dense_dilations,
+                                   dense_reduced=src.dense_reduced, dense_se=src.dense_se)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -135,19 +155,20 @@ class ModelDims:
             v = d[f.name]
             if f.name in ("arch", "backend", "activation", "crop_profile"):
                 ok = isinstance(v, str)
-            elif f.name == "boundaries":
+            elif f.name in ("boundaries", "dense_se"):
                 ok = isinstance(v, bool)
             elif f.name in ("mean", "std"):
                 ok = isinstance(v, float) and math.isfinite(v)
-            elif f.name in ("blocks", "widths", "tcn_kernels"):
+            elif f.name in ("blocks", "widths", "tcn_kernels", *DENSE_TUPLES):
                 ok = isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)
                 v = tuple(v) if ok else v
             else:
                 ok = _is_int(v)
             if not ok:
                 kind = {"arch": "text", "backend": "text", "activation": "text", "crop_profile": "text",
-                        "boundaries": "true or false", "mean": "a number", "std": "a number"}.get(
-                    f.name, "a list of whole numbers" if f.name in ("blocks", "widths", "tcn_kernels")
+                        "boundaries": "true or false", "dense_se": "true or false", "mean": "a number",
+                        "std": "a number"}.get(
+                    f.name, "a list of whole numbers" if f.name in ("blocks", "widths", "tcn_kernels", *DENSE_TUPLES)
                     else "a whole number")
                 raise damaged(f"{f.name} = {v!r} is not {kind}")
             values[f.name] = v
@@ -178,7 +199,22 @@ class ModelDims:
             lo, hi = LIMITS[name]
             if not all(lo <= v <= hi for v in values):
                 return f"{name} {list(values)} must each be {lo}..{hi}"
-        for name in ("num_classes", "input_size", "frames", "hidden", "lstm_layers", "downsample", "tcn_layers"):
+        if not 1 <= len(self.dense_blocks) == len(self.dense_growth) <= LIMITS["stages"][1]:
+            return (f"dense_blocks {list(self.dense_blocks)} and dense_growth {list(self.dense_growth)} need "
+                    "1..8 blocks each, as many of both")
+        if not 1 <= len(self.dense_dilations) <= 8:
+            return f"dense_dilations {list(self.dense_dilations)} must hold 1..8 dilations"
+        for name in DENSE_TUPLES:
+            lo, hi = LIMITS[name]
+            if not all(lo <= v <= hi for v in getattr(self, name)):
+                return f"{name} {list(getattr(self, name))} must each be {lo}..{hi}"
+        if self.backend == "dctcn" and any(g % len(self.tcn_kernels) for g in self.dense_growth):
+            return (f"dense_growth {list(self.dense_growth)} must be multiples of the {len(self.tcn_kernels)} "
+                    "branches (tcn_kernels)")
+        if self.backend == "dctcn" and self.dense_se and self.dense_reduced < 16:
+            return f"dense_reduced = {self.dense_reduced}: squeeze-and-excitation needs 16 or more channels"
+        for name in ("num_classes", "input_size", "frames", "hidden", "lstm_layers", "downsample", "tcn_layers",
+                     "dense_reduced"):
             lo, hi = LIMITS[name]
             if not lo <= getattr(self, name) <= hi:
                 return f"{name} = {getattr(self, name)} must be {lo}..{hi}"
@@ -199,6 +235,15 @@ class ModelDims:
         dim = max(w[-1] + self.boundaries, out)
         if self.backend == "mstcn":
             n += self.tcn_layers * (2 * sum(self.tcn_kernels) * dim * h + dim * out + 8 * out)
+        elif self.backend == "dctcn":
+            r, k = self.dense_reduced, sum(self.tcn_kernels)
+            c = w[-1] + self.boundaries
+            for layers, g in zip(self.dense_blocks, self.dense_growth, strict=True):
+                n, c = n + c * r + 8 * r, r
+                for _ in range(layers):
+                    n += k * (c + g) * g + c * g + 2 * len(self.tcn_kernels) * c * c // 16 + 16 * g
+                    c += g
+            n += 2 * c
         elif self.backend == "tc":
             n += 5 * 2 * dim * 2 * h
         else:
@@ -371,6 +416,11 @@ class LipReader(nn.Module):
         back_in = self.resnet.out_dim + int(dims.boundaries)
         if dims.backend == "mstcn":
             self.backend = MultiscaleTCN(back_in, dims.hidden, dims.tcn_kernels, dims.tcn_layers, dims.activation)
+        elif dims.backend == "dctcn":
+            from lipreader.dctcn import DenseTCN  # it builds on this module's units
+
+            self.backend = DenseTCN(back_in, dims.dense_blocks, dims.dense_growth, dims.dense_reduced,
+                                    dims.tcn_kernels, dims.dense_dilations, dims.activation, dims.dense_se)
         elif dims.backend == "tc":
             self.backend = TemporalConv(back_in, 2 * dims.hidden)
         else:
@@ -406,7 +456,7 @@ class LipReader(nn.Module):
         if self.dims.boundaries:
             b = torch.ones(f.shape[:2], device=f.device) if inword is None else inword
             f = torch.cat([f, b.to(device=f.device, dtype=f.dtype).unsqueeze(-1)], dim=-1)  # (B, T, D+1)
-        if isinstance(self.backend, (TemporalConv, MultiscaleTCN)):
+        if not isinstance(self.backend, nn.LSTM):
             return self.classifier(self.backend(f))           # (B, T, V)
         with torch.autocast(f.device.type, enabled=False):  # the LSTM stays in fp32 under AMP
             y, _ = self.backend(f.float())                    # (B, T, 2H)
@@ -435,6 +485,17 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _dense_summary(d: ModelDims) -> str:
+    from lipreader.dctcn import dense_receptive_field
+
+    blocks = "/".join(map(str, d.dense_blocks))
+    growth = "/".join(map(str, sorted(set(d.dense_growth))))
+    seen = ("the whole clip (squeeze-and-excitation)" if d.dense_se else
+            f"{dense_receptive_field(d.tcn_kernels, d.dense_blocks, d.dense_dilations)} frames")
+    return (f"dense blocks of {blocks} layers, growth {growth}, kernels {'/'.join(map(str, d.tcn_kernels))}, "
+            f"dilations {'/'.join(map(str, d.dense_dilations))}; each step sees {seen}")
+
+
 def describe(model: LipReader) -> str:
     """A few lines: the shapes through the network and the parameters of each part."""
     d = model.dims
@@ -451,7 +512,8 @@ def describe(model: LipReader) -> str:
          "tc": ("tempconv", f"(B, {T}, {2 * d.hidden})  2 convolutions over time, kernel 5", model.backend),
          "mstcn": ("mstcn", f"(B, {T}, {d.backend_width})  {d.tcn_layers} blocks, kernels "
                             f"{'/'.join(map(str, d.tcn_kernels))} x {d.hidden}, receptive field "
-                            f"{receptive_field(d.tcn_kernels, d.tcn_layers)} frames", model.backend)}[d.backend],
+                            f"{receptive_field(d.tcn_kernels, d.tcn_layers)} frames", model.backend),
+         "dctcn": ("dctcn", f"(B, {T}, {d.backend_width})  {_dense_summary(d)}", model.backend)}[d.backend],
         ("classifier", f"(B, {T}, {d.num_classes})  mean over time -> (B, {d.num_classes})",
          model.classifier),
     ]

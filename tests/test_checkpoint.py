@@ -36,7 +36,7 @@ def _small(**changes):
     (_small(blocks="1,1,1,1"), "blocks = '1,1,1,1' is not a list of whole numbers"),
     (_small(arch=34), "arch = 34 is not text"),
     (_small(arch="resnet50"), "arch 'resnet50' is not one of resnet34, resnet18, small"),
-    (_small(backend="gru"), "backend 'gru' is not one of lstm, tc, mstcn"),
+    (_small(backend="gru"), "backend 'gru' is not one of lstm, tc, mstcn, dctcn"),
     (_small(widths=[16, 32, 64]), "blocks [1, 1, 1, 1] and widths [16, 32, 64] need 1..8 stages each, "
                                   "as many of both"),
     (_small(hidden=0), "hidden = 0 must be 1..4096"),

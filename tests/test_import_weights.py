@@ -26,9 +26,8 @@ def bn(name: str, c: int) -> dict[str, tuple]:
             f"{name}.running_var": (c,), f"{name}.num_batches_tracked": ()}
 
 
-def reference_shapes(act: str = "swish", kernels=(3, 5, 7), layers: int = 4, per_branch: int = 256,
-                     classes: int = 500) -> dict[str, tuple]:
-    """mpc001's Lipreading(backbone resnet, tcn_options) state dict: names and shapes."""
+def trunk_shapes(act: str = "swish") -> dict[str, tuple]:
+    """mpc001's front end and ResNet-18 (`frontend3D`, `trunk`): names and shapes."""
     prelu = act == "prelu"
     s = {"frontend3D.0.weight": (64, 1, 5, 7, 7), **bn("frontend3D.1", 64)}
     if prelu:
@@ -48,6 +47,14 @@ def reference_shapes(act: str = "swish", kernels=(3, 5, 7), layers: int = 4, per
                 s[f"{p}.downsample.0.weight"] = (planes, cin, 1, 1)
                 s.update(bn(f"{p}.downsample.1", planes))
         cin = planes
+    return s
+
+
+def reference_shapes(act: str = "swish", kernels=(3, 5, 7), layers: int = 4, per_branch: int = 256,
+                     classes: int = 500) -> dict[str, tuple]:
+    """mpc001's Lipreading(backbone resnet, tcn_options) state dict: names and shapes."""
+    prelu = act == "prelu"
+    s = trunk_shapes(act)
     width = per_branch * len(kernels)
     for i in range(layers):
         n_in = 512 if i == 0 else width
@@ -193,8 +200,8 @@ def _swish(x):
     return x / (1 + torch.exp(-x))
 
 
-def reference_forward(s: dict, x: torch.Tensor, kernels=(3, 5, 7), layers: int = 4) -> torch.Tensor:
-    """(B, 1, T, 88, 88) -> (B, classes): their Lipreading.forward in eval mode, swish."""
+def reference_trunk(s: dict, x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T, 88, 88) -> (B, 512, T): their front end and ResNet-18 in eval mode, swish."""
     B, _, T = x.shape[:3]
     y = F.conv3d(x, s["frontend3D.0.weight"], stride=(1, 2, 2), padding=(2, 3, 3))
     y = F.max_pool3d(_swish(_bn(y, s, "frontend3D.1")), (1, 3, 3), (1, 2, 2), (0, 1, 1))
@@ -208,7 +215,12 @@ def reference_forward(s: dict, x: torch.Tensor, kernels=(3, 5, 7), layers: int =
             if f"{p}.downsample.0.weight" in s:
                 y = _bn(F.conv2d(y, s[f"{p}.downsample.0.weight"], stride=stride), s, f"{p}.downsample.1")
             y = _swish(out + y)
-    y = y.mean(dim=(2, 3)).view(B, T, -1).transpose(1, 2)                 # (B, 512, T)
+    return y.mean(dim=(2, 3)).view(B, T, -1).transpose(1, 2)              # (B, 512, T)
+
+
+def reference_forward(s: dict, x: torch.Tensor, kernels=(3, 5, 7), layers: int = 4) -> torch.Tensor:
+    """(B, 1, T, 88, 88) -> (B, classes): their Lipreading.forward in eval mode, swish."""
+    y = reference_trunk(s, x)
     for i in range(layers):
         d, p = 2 ** i, f"tcn.mb_ms_tcn.network.{i}"
         h = y

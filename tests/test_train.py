@@ -244,7 +244,7 @@ def test_dry_run_with_the_temporal_conv_backend_and_a_bad_backend(in_tmp):
     assert "small + TC(128), 500 words" in res.output and "tempconv" in res.output
     Path("options.toml").write_text('[training]\nbackend = "gru"\n')
     res = CliRunner().invoke(cli, ["train", "--dry-run"])
-    assert res.exit_code != 0 and "backend must be one of lstm, tc, mstcn" in res.output
+    assert res.exit_code != 0 and "backend must be one of lstm, tc, mstcn, dctcn" in res.output
 
 
 def test_dry_run_on_a_dataset_and_a_checkpoint(toy, trained, in_tmp):
