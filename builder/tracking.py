@@ -4,7 +4,9 @@
 `max_height` pixels high in its own threads), runs FaceMesh in video mode (it tracks between
 frames), keeps one face track (or up to `max_faces`, one file pair each), and streams each
 frame through `builder.mouth.MouthStream`
-(gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Only a few
+(gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Three things
+run at once: ffmpeg decoding (its own process), FaceMesh, and alignment with writing (a thread
+of its own, in frame order, so the output is the same as one frame at a time). Only a few
 frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
 The files and their format: builder.trackfile.
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,11 @@ BYTES_PER_FRAME = ROI * ROI + N_LANDMARKS * 3 * 2 * 2  # mouth.npy, landmarks (r
 DISK_MARGIN = 256 * 2**20  # left free besides
 CUT_THRESHOLD = 35.0      # mean absolute difference (0-255) of 32x18 thumbnails at a shot cut
 READ_AHEAD = 2            # frames a thread takes from ffmpeg ahead of FaceMesh (media.iter_frames)
+ALIGN_AHEAD = 8           # frames FaceMesh may run ahead of the aligning thread (_Aligner)
+# FaceMesh's graph takes the GIL back for each result it hands to Python; at Python's default
+# 5 ms switch interval it queues behind the aligning thread (4.3 ms a frame alone, 21 ms beside
+# a busy Python thread; 7.5 ms at 0.5 ms). Tracking runs with this interval, seconds.
+SWITCH_INTERVAL = 0.0002
 
 # mediapipe's FaceMesh solution graph and the names of its two thresholds (see FaceMesh).
 _GRAPH = "mediapipe/modules/face_landmark/face_landmark_front_cpu.binarypb"
@@ -222,7 +230,8 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     own. `threads`: ffmpeg decoding threads (1 costs the least CPU; it runs beside FaceMesh).
     `on_frame(n)` is called with the number of frames done so far. `timings`, when given, gets
     the wall seconds spent per stage added to it: decode (waiting for ffmpeg), mesh, align
-    (cut detection, smoothing, warping), write.
+    (cut detection, smoothing, warping), write; align and write run in a thread beside mesh, so
+    the stages overlap.
     Raises SkipVideo (unreadable, no video stream, resolution too large, too short, no face),
     leaving nothing behind in out_dir; InputError when the disk has no room for the outputs.
     """
@@ -340,37 +349,92 @@ def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStrea
            clock: dict[str, float]) -> int:
     """Decode -> cut and faces -> MouthStream per face track (gaps, segments, smoothing, ROI) ->
     its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the
-    frame count."""
+    frame count. Alignment and writing run in a thread of their own, in frame order, while
+    FaceMesh works on the next frames (`_Aligner`)."""
     n = 0
-    tracks = list(zip(streams, writers, strict=True))
-    while True:
-        t0 = time.perf_counter()
-        rgb = next(frames, None)
-        t1 = time.perf_counter()
-        clock["decode"] += t1 - t0
-        if rgb is None:
-            return n
-        cut = faces.cut(rgb)
-        t2 = time.perf_counter()
-        if n % mesh_every:
-            for k, (stream, writer) in enumerate(tracks):
-                writer.write(stream.push(rgb, None, cut, faces.scores[k]))
-            clock["align"] += time.perf_counter() - t1
+    with _switch_interval(SWITCH_INTERVAL), _Aligner(streams, writers, clock) as aligner:
+        while True:
+            t0 = time.perf_counter()
+            rgb = next(frames, None)
+            t1 = time.perf_counter()
+            clock["decode"] += t1 - t0
+            if rgb is None:
+                return n
+            cut = faces.cut(rgb)
+            t2 = time.perf_counter()
+            clock["align"] += t2 - t1
+            found = faces.find(rgb) if n % mesh_every == 0 else [None] * len(streams)
+            clock["mesh"] += time.perf_counter() - t2
+            aligner.put(rgb, found, cut, list(faces.scores))
             n += 1
-            continue
-        found = faces.find(rgb)
-        t3 = time.perf_counter()
-        done = [stream.push(rgb, lm, cut, faces.scores[k])
-                for k, ((stream, _), lm) in enumerate(zip(tracks, found, strict=True))]
-        t4 = time.perf_counter()
-        for (_, writer), d in zip(tracks, done, strict=True):
+            if on_frame is not None:
+                on_frame(n)
+
+
+@contextmanager
+def _switch_interval(seconds: float) -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+class _Aligner:
+    """A thread that pushes each frame's faces through their MouthStreams and writes what comes
+    out, in frame order, up to ALIGN_AHEAD frames behind the caller. Its error is raised in the
+    caller at the next `put` or on leaving."""
+
+    def __init__(self, streams: list[MouthStream], writers: list[TrackWriter],
+                 clock: dict[str, float]):
+        import queue
+        import threading
+
+        self._tracks = list(zip(streams, writers, strict=True))
+        self._clock = clock
+        self._queue: queue.Queue = queue.Queue(ALIGN_AHEAD)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="align", daemon=True)
+
+    def __enter__(self) -> _Aligner:
+        self._thread.start()
+        return self
+
+    def put(self, rgb: np.ndarray, found: list[np.ndarray | None], cut: bool,
+            scores: list[float]) -> None:
+        self._raise()
+        self._queue.put((rgb, found, cut, scores))
+
+    def __exit__(self, *exc) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if exc[0] is None:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain until the caller stops
+            try:
+                self._align(*item)
+            except BaseException as e:  # handed to the caller, raised there
+                self._error = e
+
+    def _align(self, rgb: np.ndarray, found: list[np.ndarray | None], cut: bool,
+               scores: list[float]) -> None:
+        t0 = time.perf_counter()
+        done = [stream.push(rgb, lm, cut, scores[k])
+                for k, ((stream, _), lm) in enumerate(zip(self._tracks, found, strict=True))]
+        t1 = time.perf_counter()
+        for (_, writer), d in zip(self._tracks, done, strict=True):
             writer.write(d)
-        clock["mesh"] += t3 - t2
-        clock["align"] += (t2 - t1) + (t4 - t3)
-        clock["write"] += time.perf_counter() - t4
-        n += 1
-        if on_frame is not None:
-            on_frame(n)
+        self._clock["align"] += t1 - t0
+        self._clock["write"] += time.perf_counter() - t1
 
 
 def remove_face_files(vd: VideoDir) -> None:

@@ -350,3 +350,45 @@ def test_shot_cut_ends_a_segment(tmp_path):
     track = trackfile.load_track(tmp_path / "out" / "track.npz")
     assert summary.segments == 2
     assert list(track["segment"]) == [0] * 10 + [1] * 10
+
+
+class _Recorder:
+    """A MouthStream stand-in: records what it is given, fails at frame `fail_at`."""
+
+    def __init__(self, fail_at: int | None = None):
+        self.seen: list[int] = []
+        self.fail_at = fail_at
+
+    def push(self, frame, landmarks, cut, score):
+        if len(self.seen) == self.fail_at:
+            raise ValueError(f"bad frame {len(self.seen)}")
+        self.seen.append(int(frame[0, 0]))
+        return [int(frame[0, 0])]
+
+
+class _Sink:
+    def __init__(self):
+        self.written: list[int] = []
+
+    def write(self, items):
+        self.written.extend(items)
+
+
+def test_aligner_keeps_frame_order_and_hands_its_error_to_the_caller():
+    import time
+
+    frames = [np.full((4, 4), k, np.uint8) for k in range(50)]
+    stream, sink, clock = _Recorder(), _Sink(), {"align": 0.0, "write": 0.0}
+    with tracking._Aligner([stream], [sink], clock) as aligner:
+        for f in frames:
+            aligner.put(f, [None], False, [float("nan")])
+    assert stream.seen == sink.written == list(range(50))
+    assert clock["align"] > 0
+
+    failing = _Recorder(fail_at=3)
+    with pytest.raises(ValueError, match="bad frame 3"):
+        with tracking._Aligner([failing], [_Sink()], dict(clock)) as aligner:
+            for f in frames:
+                aligner.put(f, [None], False, [float("nan")])
+                time.sleep(0.001)
+    assert failing.seen == [0, 1, 2]
