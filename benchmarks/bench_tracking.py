@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.memory import peak_rss_mb
 from builder import media
 
 FPS = 25
@@ -67,7 +68,7 @@ def _one(video: str, out: str, kwargs: dict) -> dict:
     s = process_video(video, out, timings=timings, **kwargs)
     return {"frames": s.frames, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu() - cpu0,
             "timings": timings, "found": s.found, "filled": s.filled, "startup_s": startup,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _in_worker(video: Path, out: Path, **kwargs) -> dict:
