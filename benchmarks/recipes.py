@@ -6,6 +6,10 @@ its person as the channel) and built twice: split by video, and split by channel
 person out of training (the unseen-person figure). Each recipe then trains a new small model.
 
     python -m benchmarks.recipes OUT [--recipes demo,...] [--seeds 0,1] [--corpora a,b,c]
+                                     [--init-from MODEL]
+
+`--init-from` starts every run from another model (a different vocabulary: its trunk and back
+end are kept), to see which learning rate fine-tuning wants.
 
 Corpora and datasets are kept under OUT and reused; results go to OUT/recipes.json (one row per
 run, appended) and a table on stdout.
@@ -46,6 +50,9 @@ RECIPES = {
     "mask6": dict(time_mask=6),
     "boundaries": dict(boundaries=True),
     "lstm": dict(backend="lstm"),
+    "e15": dict(epochs=15),
+    "e15-lr1e-3": dict(epochs=15, lr=1e-3),
+    "e15-lr3e-4": dict(epochs=15, lr=3e-4),
 }
 
 
@@ -107,6 +114,7 @@ def main() -> None:
     ap.add_argument("--corpora", default="a,b,c")
     ap.add_argument("--split-by", default="video", choices=("video", "channel"))
     ap.add_argument("--build-only", action="store_true", help="generate and build the corpora, train nothing")
+    ap.add_argument("--init-from", type=Path, default=None, help="start each run from this model")
     a = ap.parse_args()
     results = a.out / "recipes.json"
     rows = json.loads(results.read_text()) if results.is_file() else []
@@ -117,11 +125,15 @@ def main() -> None:
             continue
         for r in a.recipes.split(","):
             for s in (int(x) for x in a.seeds.split(",")):
-                run_dir = root / "runs" / f"{a.split_by}-{r}-{s}"
+                recipe, name = RECIPES[r], r
+                if a.init_from:
+                    recipe, name = {**recipe, "init_from": str(a.init_from)}, f"{r}-init"
+                run_dir = root / "runs" / f"{a.split_by}-{name}-{s}"
                 run_dir.mkdir(parents=True, exist_ok=True)
-                row = {"corpus": c, "split_by": a.split_by, "recipe": r, "seed": s,
+                row = {"corpus": c, "split_by": a.split_by, "recipe": name, "seed": s,
                        "words": len(info["vocabulary"]), "clips": info[a.split_by]["splits"],
-                       **train_once(root, a.split_by, RECIPES[r], s, run_dir)}
+                       **({"init_from": str(a.init_from)} if a.init_from else {}),
+                       **train_once(root, a.split_by, recipe, s, run_dir)}
                 rows.append(row)
                 results.write_text(json.dumps(rows, indent=1))
                 print(json.dumps(row), flush=True)
