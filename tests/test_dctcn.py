@@ -19,6 +19,7 @@ from tests.test_import_weights import (
     _bn,
     _import,
     _swish,
+    assert_refused,
     bn,
     random_state,
     reference_trunk,
@@ -197,13 +198,7 @@ def test_one_wrong_dense_tensor_is_one_line(tiny_reference, tmp_path, change, me
         state[f"{F_}.denseblock2.denselayer1.cbcr0_se_3.fc.0.weight"] = torch.zeros(4, 64)
     else:
         state[f"{F_}.denseblock2.denselayer1.cbcr1_2.net.0.weight"] = torch.zeros(10, 30, 5)
-    path = tmp_path / "bad.pth"
-    torch.save({"model_state_dict": state}, path)
-    out = tmp_path / "out.pt"
-    r = _import([str(path), "--format", "mpc001", "--out", str(out)])
-    assert r.exit_code == 1
-    assert r.output == f"Error: {path}: {message}\n"
-    assert not out.exists()
+    assert_refused(tmp_path, state, message)
 
 
 def test_a_bad_configuration_value_is_one_line(tiny_reference, tmp_path):

@@ -105,6 +105,17 @@ def _import(args: list[str]):
     return CliRunner().invoke(cli, ["import-weights", *args])
 
 
+def assert_refused(tmp_path, state: dict, message: str) -> None:
+    """Importing `state` fails with exactly `message`, one line, and writes nothing."""
+    path = tmp_path / "bad.pth"
+    torch.save({"model_state_dict": state}, path)
+    out = tmp_path / "out.pt"
+    r = _import([str(path), "--format", "mpc001", "--out", str(out)])
+    assert r.exit_code == 1
+    assert r.output == f"Error: {path}: {message}\n"
+    assert not out.exists()
+
+
 def test_reference_names_and_shapes_import_strictly(reference, tmp_path):
     path, state = reference
     out = tmp_path / "lrw.pt"
@@ -155,13 +166,7 @@ def test_one_wrong_tensor_is_one_line(reference, tmp_path, change, message):
         state["tcn.mb_ms_tcn.network.4.downsample.weight"] = torch.zeros(768, 768, 1)
     else:
         state["tcn.mb_ms_tcn.network.1.cbcr1_2.conv.weight"] = torch.zeros(256, 768, 5)
-    path = tmp_path / "bad.pth"
-    torch.save({"model_state_dict": state}, path)
-    out = tmp_path / "out.pt"
-    r = _import([str(path), "--format", "mpc001", "--out", str(out)])
-    assert r.exit_code == 1
-    assert r.output == f"Error: {path}: {message}\n"
-    assert not out.exists()
+    assert_refused(tmp_path, state, message)
 
 
 def test_not_a_weights_file_and_an_existing_out(tmp_path, reference):
