@@ -170,16 +170,16 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
            "-f", "rawvideo", "-pix_fmt", "gray" if gray else "rgb24", "pipe:1"]
     frame_bytes = width * height * channels
     shape = (height, width) if gray else (height, width, 3)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            bufsize=frame_bytes * 2)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     leftover = None
     try:
         while True:
-            buf = proc.stdout.read(frame_bytes)
-            if len(buf) < frame_bytes:
-                leftover = len(buf)
+            frame = np.empty(shape, np.uint8)
+            got = _read_into(proc.stdout, memoryview(frame).cast("B"))
+            if got < frame_bytes:
+                leftover = got
                 break
-            yield np.frombuffer(buf, np.uint8).reshape(shape)
+            yield frame
     finally:
         if leftover is None and proc.poll() is None:  # the consumer stopped early: ours to end
             proc.kill()
@@ -189,6 +189,18 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
         proc.wait()
     if proc.returncode != 0 or leftover:
         raise InputError(f"{path}: ffmpeg could not decode it: {_decoder_failure(proc.returncode, err)}")
+
+
+def _read_into(pipe, buf: memoryview) -> int:
+    """Fill `buf` from an unbuffered pipe (one copy, no intermediate bytes); the bytes read,
+    fewer only at the end of the stream."""
+    got = 0
+    while got < len(buf):
+        n = pipe.readinto(buf[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _decoder_failure(returncode: int, err: str) -> str:
