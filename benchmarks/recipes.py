@@ -24,12 +24,15 @@ import time
 from pathlib import Path
 
 from builder.synth import make_corpus
+from builder.synth.script import VOCABULARY
 from lipreader.config import Config
 
 CORPORA = {
     "a": dict(words=8, videos=30, seconds=10.0, speakers=6, seed=101),
     "b": dict(words=10, videos=40, seconds=12.0, speakers=6, seed=202),
     "c": dict(words=9, videos=64, seconds=12.0, speakers=6, seed=303),
+    # none of a, b or c's words: for --init-from with new words
+    "d": dict(words=list(VOCABULARY[10:18]), videos=30, seconds=10.0, speakers=6, seed=404),
 }
 
 # what `train --arch small` sets for a first dataset, and variants of it

@@ -156,11 +156,12 @@ class VideoSpec:
         return shifted(fitted(speech(self.heard(), seed, rate), n), self.audio_offset_ms, rate)
 
 
-def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speakers: int = 6,
+def plan_corpus(poses: Sequence[Pose], words: int | Sequence[str] = 10, videos: int = 20, speakers: int = 6,
                 holdout_speakers: int = 1, seconds: float = 14.0, fps: float = FPS,
                 height: int = 480, seed: int = 0, audio: str = "speech", audio_offset_ms: float = 0.0,
                 second_face: bool = False) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
-    """Vocabulary, speakers and one spec per video, all decided by `seed`. Every video's sound
+    """Vocabulary (`words`: the first that many of VOCABULARY, or the words themselves),
+    speakers and one spec per video, all decided by `seed`. Every video's sound
     is `audio` (AUDIO_KINDS; a voice-over says another, unseen script) `audio_offset_ms` late.
     `second_face`: each frame is split between the speaker and another speaker whose mouth
     moves after its own script (SecondFace)."""
@@ -174,7 +175,7 @@ def plan_corpus(poses: Sequence[Pose], words: int = 10, videos: int = 20, speake
         raise InputError(f"--videos must be at least 1, got {videos}")
     if seconds < 3:
         raise InputError(f"videos must last at least 3 seconds, got {seconds:g}")
-    vocab = vocabulary(words)
+    vocab = vocabulary(words) if isinstance(words, int) else list(words)
     rng = np.random.default_rng(seed)
     spk = make_speakers(poses, speakers, holdout_speakers, rng)
     height -= height % 2
@@ -320,7 +321,7 @@ def _work(args: tuple[VideoSpec, Path]) -> tuple[str, dict[int, np.ndarray]]:
     return spec.name, write_video_dir(spec, out)
 
 
-def make_corpus(out: Path, words: int = 10, videos: int = 20, seconds: float = 14.0,
+def make_corpus(out: Path, words: int | Sequence[str] = 10, videos: int = 20, seconds: float = 14.0,
                 speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = FPS,
                 seed: int = 0, faces: Path | None = None, workers: int = 0,
                 show_progress: bool = False, audio: str = "speech",
