@@ -393,6 +393,7 @@ class _Aligner:
 
         self._tracks = list(zip(streams, writers, strict=True))
         self._clock = clock
+        self._seconds = {"align": 0.0, "write": 0.0}  # this thread's, added to clock on leaving
         self._queue: queue.Queue = queue.Queue(ALIGN_AHEAD)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="align", daemon=True)
@@ -409,6 +410,8 @@ class _Aligner:
     def __exit__(self, *exc) -> None:
         self._queue.put(None)
         self._thread.join()
+        for k, v in self._seconds.items():
+            self._clock[k] += v
         if exc[0] is None:
             self._raise()
 
@@ -433,8 +436,8 @@ class _Aligner:
         t1 = time.perf_counter()
         for (_, writer), d in zip(self._tracks, done, strict=True):
             writer.write(d)
-        self._clock["align"] += t1 - t0
-        self._clock["write"] += time.perf_counter() - t1
+        self._seconds["align"] += t1 - t0
+        self._seconds["write"] += time.perf_counter() - t1
 
 
 def remove_face_files(vd: VideoDir) -> None:
