@@ -260,12 +260,25 @@ def read_clip(path: str | Path) -> np.ndarray:
             if not container.streams.video:
                 raise InputError(f"{path}: could not decode it: it has no video stream")
             stream = container.streams.video[0]
-            frames = [f.to_ndarray(format="gray") for f in container.decode(stream)]
+            frames = [_gray(f) for f in container.decode(stream)]
     except av.FFmpegError as e:
         raise InputError(f"{path}: could not decode it: {e}") from e
     if not frames:
         raise InputError(f"{path}: could not decode it: no frames")
     return np.stack(frames)
+
+
+# Decoded formats whose first plane is already the full-range gray picture: read as it is,
+# 3x faster than converting (a lossless gray clip decodes as yuvj420p).
+_GRAY_PLANE = {"gray", "yuvj420p", "yuvj422p", "yuvj444p"}
+
+
+def _gray(frame) -> np.ndarray:
+    if frame.format.name not in _GRAY_PLANE:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, :frame.width].copy()
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = FPS,
@@ -344,6 +357,11 @@ class ClipEncoder:
                           "forced-idr": "1"}
         self._template.start_encoding()
         self._stream, self._pts = stream, 0
+        # One frame whose pixels each clip frame overwrites: x264 copies them during encode(),
+        # and a frame object per clip frame cost a fifth of the encoding time.
+        self._frame = av.VideoFrame(size[0], size[1], "gray")
+        if self._frame.planes[0].line_size != size[0]:
+            self._frame = None
 
     def write(self, path: str | Path, frames: Iterable[np.ndarray]) -> Path:
         """Encode uint8 (H, W) gray frames of the encoder's size into the mp4 `path`, atomically."""
@@ -357,10 +375,8 @@ class ClipEncoder:
                     if frame.shape != self.size[::-1] or frame.dtype != np.uint8:
                         raise ValueError(f"{path}: a clip frame is {frame.shape} {frame.dtype}, "
                                          f"expected {self.size[::-1]} uint8")
-                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
+                    vf = self._picture(frame, first=n == 0)
                     vf.pts, vf.time_base = self._pts, tb
-                    if n == 0:
-                        vf.pict_type = av.video.frame.PictureType.I
                     self._pts += 1
                     n += 1
                     packets = self._stream.encode(vf)
@@ -373,6 +389,16 @@ class ClipEncoder:
                 if n == 0:
                     raise InputError(f"{path}: no frames to write")
         return path
+
+    def _picture(self, frame: np.ndarray, first: bool):
+        types = self._av.video.frame.PictureType
+        if self._frame is None:
+            vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
+        else:
+            vf = self._frame
+            vf.planes[0].update(np.ascontiguousarray(frame))
+        vf.pict_type = types.I if first else types.NONE
+        return vf
 
     def close(self) -> None:
         self._template.close()

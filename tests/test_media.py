@@ -171,3 +171,15 @@ def test_stopping_early_is_not_an_error(tmp_path, monkeypatch, ahead):
     assert next(it).shape == (64, 80)
     it.close()  # the consumer stops: iter_frames ends its decoder and raises nothing
     assert started[-1].returncode is not None   # the decoder is gone
+
+
+def test_read_clip_of_a_limited_range_colour_video_is_its_gray_conversion(tmp_path):
+    import skimage.data
+
+    face = skimage.data.astronaut()
+    frames = [np.ascontiguousarray(face[100 + 2 * i:196 + 2 * i, 150:246]) for i in range(10)]
+    path = media.write_video(tmp_path / "colour.mp4", frames)   # yuv420p, limited range
+    got, want = media.read_clip(path).astype(int), media.read_video(path).astype(int)
+    assert got.shape == want.shape == (10, 96, 96)
+    assert np.abs(got - want).max() <= 1
+    assert got.std() > 20   # a picture, not a flat plane
