@@ -1,10 +1,11 @@
 """ffmpeg: the one resolver, probing, streaming decode at a fixed rate, and encoding.
 
 The system ffmpeg is used when it is on PATH, else the binary that imageio-ffmpeg ships,
-so the project works on a machine with no ffmpeg installed. Frames stream through pipes:
-nothing here holds a whole video in memory unless asked to (`read_video`, for short clips).
-Word clips are encoded in-process (`ClipEncoder`, ffmpeg's libraries through PyAV): a process
-per clip would cost more than the encoding.
+so the project works on a machine with no ffmpeg installed; it probes, decodes sound and
+writes whole videos. Video frames are decoded in-process (`iter_frames`, ffmpeg's libraries
+through PyAV, the same filters as the ffmpeg command, without a pipe), one at a time: nothing
+here holds a whole video in memory unless asked to (`read_video`, for short clips). Word clips
+are encoded in-process too (`ClipEncoder`): a process per clip would cost more than the encoding.
 """
 
 from __future__ import annotations
@@ -100,10 +101,11 @@ def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int]
     """Decode `path` frame by frame, resampled to `fps` (None keeps the source rate).
 
     Yields uint8 arrays of shape (H, W) when `gray`, else (H, W, 3) RGB; `size` is (W, H)
-    to let ffmpeg scale in its own threads. Only one frame is in memory at a time, or with
-    `ahead` > 0 up to `ahead` more, read from ffmpeg by a thread while the caller works on the
-    current one (a pipe holds 64 KB, so without it ffmpeg waits for every read).
-    A decoder that fails or dies before the end raises InputError: never a short video.
+    to scale to. `threads`: the decoder's and the filters' threads (0: ffmpeg's choice). Only
+    one frame is in memory at a time, or with `ahead` > 0 up to `ahead` more, decoded by a
+    thread while the caller works on the current one (decoding lets go of the GIL).
+    A file that cannot be opened, or most of whose packets cannot be decoded, raises
+    InputError; a frame lost in between is filled by the one before it: never a short video.
     """
     frames = _iter_frames(path, fps, size, gray, threads)
     return _read_ahead(frames, ahead) if ahead > 0 else frames
@@ -153,54 +155,112 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]
 
 def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | None,
                  gray: bool, threads: int) -> Iterator[np.ndarray]:
+    """Frames decoded in-process (ffmpeg's libraries through PyAV, which lets go of the GIL
+    while it decodes and converts): the frames of `ffmpeg -i path -vf fps=...,scale=... -f
+    rawvideo`, pixel for pixel, without a pipe (the pipe and reading from it cost a quarter of
+    the decoding). Timestamps count from the file's start, as ffmpeg's do, and the first frames
+    are repeated up to the first decoded one, as ffmpeg's constant-rate output does.
+    Like ffmpeg, packets that cannot be decoded are passed over; a video where more than
+    two thirds of them cannot be is an error."""
+    import av
+
     path = Path(path)
-    if size is None:
-        info = probe(path)
-        if not info.has_video:
-            raise InputError(f"{path}: has no video stream")
-        size = (info.width, info.height)
-    width, height = size
-    filters = []
-    if fps:
-        filters.append(f"fps={fps:g}")
-    filters.append(f"scale={width}:{height}:flags=area")
-    channels = 1 if gray else 3
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", str(threads),
-           "-i", str(path), "-an", "-sn", "-vf", ",".join(filters),
-           "-f", "rawvideo", "-pix_fmt", "gray" if gray else "rgb24", "pipe:1"]
-    frame_bytes = width * height * channels
-    shape = (height, width) if gray else (height, width, 3)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    leftover = None
     try:
-        while True:
-            frame = np.empty(shape, np.uint8)
-            got = _read_into(proc.stdout, memoryview(frame).cast("B"))
-            if got < frame_bytes:
-                leftover = got
-                break
-            yield frame
-    finally:
-        if leftover is None and proc.poll() is None:  # the consumer stopped early: ours to end
-            proc.kill()
-        proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace").strip()
-        proc.stderr.close()
-        proc.wait()
-    if proc.returncode != 0 or leftover:
-        raise InputError(f"{path}: ffmpeg could not decode it: {_decoder_failure(proc.returncode, err)}")
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as e:
+        raise InputError(f"{path}: ffmpeg could not decode it: {_av_reason(e)}") from e
+    with container:
+        if not container.streams.video:
+            raise InputError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
+        tb = stream.time_base
+        offset = 0
+        if container.start_time and tb:
+            offset = int(round(Fraction(container.start_time, 1_000_000) / tb))
+        graph, done, packets, failed = None, 0, 0, 0
+
+        def converted(frame) -> Iterator[np.ndarray]:
+            """Push one decoded frame (None: the end) through the graph; yield what comes out,
+            each repeated up to its place at `fps`."""
+            nonlocal graph, done
+            if frame is not None and (graph is None or graph[0] != _frame_key(frame)):
+                if graph is not None:   # the stream changed size or format: a graph for it
+                    yield from converted(None)
+                graph = (_frame_key(frame), *_frame_graph(frame, tb, fps, size, gray, threads))
+            if graph is None:
+                return
+            graph[2].push(frame)
+            for out in _pull(graph[3]):
+                arr = out.to_ndarray()
+                index = int(round(out.pts * out.time_base * fps)) if fps else done
+                while done <= index:
+                    yield arr
+                    done += 1
+
+        try:
+            for packet in container.demux(stream):
+                packets += packet.size > 0
+                try:
+                    decoded = stream.decode(packet)
+                except av.InvalidDataError:
+                    failed += 1
+                    continue
+                for frame in decoded:
+                    if frame.pts is not None:
+                        frame.pts -= offset
+                    yield from converted(frame)
+            yield from converted(None)
+        except av.FFmpegError as e:
+            raise InputError(f"{path}: ffmpeg could not decode it: {_av_reason(e)}") from e
+    if failed and (done == 0 or failed * 3 > 2 * max(packets, 1)):
+        raise InputError(f"{path}: ffmpeg could not decode it: {failed} of {packets} packets "
+                         "are damaged")
 
 
-def _read_into(pipe, buf: memoryview) -> int:
-    """Fill `buf` from an unbuffered pipe (one copy, no intermediate bytes); the bytes read,
-    fewer only at the end of the stream."""
-    got = 0
-    while got < len(buf):
-        n = pipe.readinto(buf[got:])
-        if not n:
-            break
-        got += n
-    return got
+def _frame_key(frame) -> tuple:
+    return frame.width, frame.height, frame.format.name
+
+
+def _frame_graph(first, time_base: Fraction, fps: float | None, size: tuple[int, int] | None,
+                 gray: bool, threads: int):
+    """buffer -> [fps] -> scale (area) -> rgb24 or gray -> buffersink, for frames like `first`."""
+    import av
+
+    graph = av.filter.Graph()
+    graph.threads = threads
+    width, height = size or (first.width, first.height)
+    nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format,
+                              time_base=time_base)]
+    if fps:
+        nodes.append(graph.add("fps", f"{fps:g}"))
+    nodes.append(graph.add("scale", f"{width}:{height}:flags=area"))
+    nodes.append(graph.add("format", "gray" if gray else "rgb24"))
+    nodes.append(graph.add("buffersink"))
+    for a, b in zip(nodes, nodes[1:], strict=False):
+        a.link_to(b)
+    graph.configure()
+    return graph, nodes[0], nodes[-1]   # the graph owns the nodes: it must outlive them
+
+
+def _pull(sink) -> Iterator:
+    import av
+
+    while True:
+        try:
+            yield sink.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+
+
+def _av_reason(e: BaseException) -> str:
+    """ffmpeg's reason for a PyAV error, without PyAV's errno and file name."""
+    import av
+
+    if isinstance(e, av.FFmpegError) and e.strerror:
+        return str(e.strerror)
+    return str(e)
 
 
 def _decoder_failure(returncode: int, err: str) -> str:
