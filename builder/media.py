@@ -180,6 +180,8 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
         if container.start_time and tb:
             offset = int(round(Fraction(container.start_time, 1_000_000) / tb))
         graph, done, packets, failed = None, 0, 0, 0
+        last, rate = None, stream.average_rate or stream.guessed_rate or Fraction(FPS)
+        step = max(1, int(round(1 / (rate * tb)))) if tb else 1
 
         def converted(frame) -> Iterator[np.ndarray]:
             """Push one decoded frame (None: the end) through the graph; yield what comes out,
@@ -208,8 +210,12 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
                     failed += 1
                     continue
                 for frame in decoded:
-                    if frame.pts is not None:
-                        frame.pts -= offset
+                    # A frame without a time (some AVI and raw streams) takes its packet's, else
+                    # follows the one before, as ffmpeg's best-effort timestamps do.
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    if pts is None:
+                        pts = offset + (last + step if last is not None else 0)
+                    frame.pts = last = pts - offset
                     yield from converted(frame)
             yield from converted(None)
         except av.FFmpegError as e:
@@ -220,19 +226,34 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
 
 
 def _frame_key(frame) -> tuple:
-    return frame.width, frame.height, frame.format.name
+    return frame.width, frame.height, frame.format.name, _clockwise(frame)
+
+
+def _clockwise(frame) -> int:
+    """How far the frame is to be turned clockwise for display (its display matrix: phones
+    store portrait video on its side), 0, 90, 180 or 270."""
+    return int(round(-frame.rotation / 90)) % 4 * 90
+
+
+# The filters ffmpeg inserts to turn a frame upright (its `autorotate`), by clockwise angle.
+_UPRIGHT = {90: [("transpose", "clock")], 180: [("hflip", ""), ("vflip", "")],
+            270: [("transpose", "cclock")]}
 
 
 def _frame_graph(first, time_base: Fraction, fps: float | None, size: tuple[int, int] | None,
                  gray: bool, threads: int):
-    """buffer -> [fps] -> scale (area) -> rgb24 or gray -> buffersink, for frames like `first`."""
+    """buffer -> [upright] -> [fps] -> scale (area) -> rgb24 or gray -> buffersink, for frames
+    like `first`."""
     import av
 
     graph = av.filter.Graph()
     graph.threads = threads
-    width, height = size or (first.width, first.height)
+    turn = _clockwise(first)
+    upright = (first.height, first.width) if turn % 180 else (first.width, first.height)
+    width, height = size or upright
     nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format,
                               time_base=time_base)]
+    nodes += [graph.add(name, args) for name, args in _UPRIGHT.get(turn, [])]
     if fps:
         nodes.append(graph.add("fps", f"{fps:g}"))
     nodes.append(graph.add("scale", f"{width}:{height}:flags=area"))

@@ -171,24 +171,55 @@ def test_stopping_early_is_not_an_error(tmp_path, ahead):
     assert _open_files(path) == 0
 
 
-def test_frames_count_from_the_file_start_as_ffmpeg_counts_them(tmp_path):
-    """A 29.97 fps video whose sound starts first (ffmpeg's timestamps count from the earlier
-    start): the frames at 25 fps are those of the ffmpeg command, first frame repeated."""
+def test_frames_count_from_the_file_start(tmp_path):
+    """Frame i is the picture shown at i / 25 s from the file's start (ffmpeg's timestamps): a
+    video stream that starts 0.08 s after the sound begins with its first picture three times."""
     import subprocess
 
-    path = tmp_path / "late.mp4"
-    subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc2=s=160x96:r=30000/1001:d=2", "-f", "lavfi", "-i", "sine=d=2",
-                    "-af", "adelay=0", "-pix_fmt", "yuv420p", "-output_ts_offset", "1.234",
-                    str(path)], check=True)
-    cli = subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-an",
-                          "-vf", "fps=25,scale=160:96:flags=area", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "pipe:1"], capture_output=True, check=True).stdout
-    want = np.frombuffer(cli, np.uint8).reshape(-1, 96, 160, 3)
-    got = np.stack(list(media.iter_frames(path, fps=25)))
-    assert got.shape == want.shape and len(got) >= 50
-    assert np.array_equal(want[0], want[1]) and not np.array_equal(want[1], want[2])
-    assert np.array_equal(got, want)
+    plain, late = tmp_path / "plain.mp4", tmp_path / "late.mp4"
+    exe = media.ffmpeg_exe()
+    subprocess.run([exe, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:r=25:d=2",
+                    "-pix_fmt", "yuv420p", str(plain)], check=True)
+    subprocess.run([exe, "-loglevel", "error", "-itsoffset", "0.08", "-i", str(plain), "-f", "lavfi",
+                    "-i", "anullsrc=r=16000:cl=mono", "-t", "2.08", "-c:v", "copy", "-c:a", "aac",
+                    str(late)], check=True)
+    pictures = np.stack(list(media.iter_frames(plain)))
+    got = np.stack(list(media.iter_frames(late)))
+    assert len(pictures) == 50 and not np.array_equal(pictures[0], pictures[1])
+    assert np.array_equal(got[:3], pictures[[0, 0, 0]])
+    assert np.array_equal(got[3:52], pictures[1:50])
+
+
+def _rotated_video(path, frames, degrees):
+    """Lossless gray frames in an mp4 whose display matrix turns them `degrees` counterclockwise
+    (as a phone stores portrait video)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt, stream.options = "gray", {"qp": "0"}
+        stream.codec_context.color_range = 2   # full range: the gray levels come back as they are
+        stream.set_display_rotation(degrees)
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="gray")))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("degrees", [90, 180, -90])
+def test_rotated_video_frames_come_upright(tmp_path, degrees):
+    import skimage.data
+
+    face = skimage.data.camera()
+    frames = [np.ascontiguousarray(face[100 + 4 * i:196 + 4 * i, 150:310]) for i in range(10)]
+    path = _rotated_video(tmp_path / "turned.mp4", frames, degrees)
+    upright = np.stack([np.rot90(f, degrees // 90) for f in frames])
+    info = media.probe(path)
+    assert (info.width, info.height) == (upright.shape[2], upright.shape[1])
+    assert np.array_equal(np.stack(list(media.iter_frames(path, gray=True))), upright)
+    small = next(media.iter_frames(path, gray=True, size=(info.width // 2, info.height // 2)))
+    assert small.shape == (upright.shape[1] // 2, upright.shape[2] // 2)
 
 
 def test_read_clip_of_a_limited_range_colour_video_is_its_gray_conversion(tmp_path):
