@@ -97,7 +97,8 @@ def probe(path: str | Path) -> MediaInfo:
 
 
 def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int] | None = None,
-                gray: bool = False, threads: int = 0, ahead: int = 0) -> Iterator[np.ndarray]:
+                gray: bool = False, threads: int = 0, ahead: int = 0,
+                start: int = 0) -> Iterator[np.ndarray]:
     """Decode `path` frame by frame, resampled to `fps` (None keeps the source rate).
 
     Yields uint8 arrays of shape (H, W) when `gray`, else (H, W, 3) RGB; `size` is (W, H)
@@ -106,8 +107,12 @@ def iter_frames(path: str | Path, fps: float | None = FPS, size: tuple[int, int]
     thread while the caller works on the current one (decoding lets go of the GIL).
     A file that cannot be opened, or most of whose packets cannot be decoded, raises
     InputError; a frame lost in between is filled by the one before it: never a short video.
+    `start` > 0 (with `fps`) begins at that frame: decoding starts at the keyframe before it,
+    and the frames are those a decode from the beginning gives from there on.
     """
-    frames = _iter_frames(path, fps, size, gray, threads)
+    if start and not fps:
+        raise ValueError("start needs fps")
+    frames = _iter_frames(path, fps, size, gray, threads, start)
     return _read_ahead(frames, ahead) if ahead > 0 else frames
 
 
@@ -154,7 +159,7 @@ def _read_ahead(items: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]
 
 
 def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | None,
-                 gray: bool, threads: int) -> Iterator[np.ndarray]:
+                 gray: bool, threads: int, start: int = 0) -> Iterator[np.ndarray]:
     """Frames decoded in-process (ffmpeg's libraries through PyAV, which lets go of the GIL
     while it decodes and converts): the frames of `ffmpeg -i path -vf fps=...,scale=... -f
     rawvideo`, pixel for pixel, without a pipe (the pipe and reading from it cost a quarter of
@@ -179,7 +184,10 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
         offset = 0
         if container.start_time and tb:
             offset = int(round(Fraction(container.start_time, 1_000_000) / tb))
-        graph, done, packets, failed = None, 0, 0, 0
+        graph, done, packets, failed = None, start, 0, 0
+        if start and tb and start / fps > SEEK_MARGIN:
+            container.seek(offset + int((start / fps - SEEK_MARGIN) / tb), stream=stream,
+                           backward=True, any_frame=False)
         last, rate = None, stream.average_rate or stream.guessed_rate or Fraction(FPS)
         step = max(1, int(round(1 / (rate * tb)))) if tb else 1
 
@@ -220,9 +228,13 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
             yield from converted(None)
         except av.FFmpegError as e:
             raise InputError(f"{path}: ffmpeg could not decode it: {_av_reason(e)}") from e
-    if failed and (done == 0 or failed * 3 > 2 * max(packets, 1)):
+    if failed and (done == start or failed * 3 > 2 * max(packets, 1)):
         raise InputError(f"{path}: ffmpeg could not decode it: {failed} of {packets} packets "
                          "are damaged")
+
+
+# Seconds before the first frame wanted that decoding starts from (then back to a keyframe).
+SEEK_MARGIN = 1.0
 
 
 def _frame_key(frame) -> tuple:

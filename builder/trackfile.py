@@ -33,6 +33,7 @@ import numpy as np
 
 from builder.landmarks import N_LANDMARKS
 from builder.mouth import MouthFrame, face_box, lip_opening, yaw_degrees
+from lipreader.atomic import temp_name
 from lipreader.constants import FPS, ROI
 
 
@@ -95,11 +96,14 @@ class TrackWriter:
         self._landmarks.close()
         self._mouth._f.close()
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, extra: dict[str, np.ndarray] | None = None,
+             compress: bool = True) -> None:
+        """track.npz at `path`, with the `extra` arrays besides (uncompressed: for a part that
+        is joined soon)."""
         n, cols = self.count, self.cols
         landmarks = np.memmap(self._landmarks_path, np.float16, "r", shape=(n, N_LANDMARKS, 3))
-        np.savez_compressed(
-            path, landmarks=landmarks,
+        (np.savez_compressed if compress else np.savez)(
+            path, **(extra or {}), landmarks=landmarks,
             box=np.array(cols["box"], np.float32).reshape(n, 4),
             found=np.array(cols["found"], bool), filled=np.array(cols["filled"], bool),
             segment=np.array(cols["segment"], np.int32),
@@ -136,6 +140,10 @@ class NpyStream:
         self._f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
         self.count += 1
 
+    def write_many(self, frames: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(frames, np.uint8).tobytes())
+        self.count += len(frames)
+
     def close(self) -> None:
         header = self._header(self.count)
         if len(header) != self._header_len:  # the padded header is 128 bytes for any count < 10**9
@@ -143,6 +151,38 @@ class NpyStream:
         self._f.seek(0)
         self._f.write(header)
         self._f.close()
+
+
+def join(mouths: list[Path], tracks: list[dict[str, np.ndarray]], segment: np.ndarray,
+         mouth_path: Path, track_path: Path) -> None:
+    """Parts of one video, in order (their mouth.npy files and loaded track.npz) -> one
+    mouth.npy and one track.npz with `segment` as the segment ids; frames stream to disk."""
+    stream = NpyStream(mouth_path, (ROI, ROI))
+    try:
+        for path in mouths:
+            part = np.load(path, mmap_mode="r")
+            for k in range(0, len(part), 256):
+                stream.write_many(part[k:k + 256])
+            del part
+    finally:
+        stream.close()
+    raw = temp_name(Path(track_path).parent / "landmarks.raw")
+    try:
+        with open(raw, "wb") as f:
+            for t in tracks:
+                f.write(np.ascontiguousarray(t["landmarks"], np.float16).tobytes())
+        n = len(segment)
+        landmarks = np.memmap(raw, np.float16, "r", shape=(n, N_LANDMARKS, 3)) if n else \
+            np.zeros((0, N_LANDMARKS, 3), np.float16)
+        per_frame = {k: np.concatenate([t[k] for t in tracks])
+                     for k in ("box", "found", "filled", "score", "face_width", "yaw", "opening",
+                               "affine")}
+        np.savez_compressed(track_path, landmarks=landmarks, segment=segment.astype(np.int32),
+                            **per_frame, fps=tracks[0]["fps"], size=tracks[0]["size"],
+                            mesh_size=tracks[0]["mesh_size"])
+        del landmarks
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def load_track(path: str | os.PathLike) -> dict[str, np.ndarray]:

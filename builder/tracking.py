@@ -13,22 +13,25 @@ The files and their format: builder.trackfile.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from builder import media
+from builder import media, trackfile
 from builder.landmarks import N_LANDMARKS
 from builder.layout import VideoDir
 from builder.mouth import MAX_GAP, SMOOTH, MouthStream, face_box
 from builder.trackfile import FrameSizes, TrackWriter
+from lipreader import atomic
 from lipreader.atomic import atomic_path, temp_name
 from lipreader.constants import FPS, ROI
 from lipreader.errors import InputError, SkipVideo
@@ -42,6 +45,12 @@ DISK_MARGIN = 256 * 2**20  # left free besides
 CUT_THRESHOLD = 35.0      # mean absolute difference (0-255) of 32x18 thumbnails at a shot cut
 READ_AHEAD = 2            # frames a thread takes from ffmpeg ahead of FaceMesh (media.iter_frames)
 ALIGN_AHEAD = 8           # frames FaceMesh may run ahead of the aligning thread (_Aligner)
+# A video of more than about 1.5 parts is tracked in parts of about PART_FRAMES frames (30 s),
+# each with `context` frames more on either side (smoothing and gap bridging, and SETTLE frames
+# for FaceMesh to settle on the face) that it tracks but leaves to its neighbour: workers share
+# a long video, and the result depends on the video alone, not on how many workers there were.
+PART_FRAMES = 750
+SETTLE = 4
 # FaceMesh's graph takes the GIL back for each result it hands to Python; at Python's default
 # 5 ms switch interval it queues behind the aligning thread (4.3 ms a frame alone, 21 ms beside
 # a busy Python thread; 7.5 ms at 0.5 ms). Tracking runs with this interval, seconds.
@@ -213,9 +222,18 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
+def parts(frames: int, part: int | None = None) -> list[tuple[int, int | None]]:
+    """The [first, stop) frame spans a video of `frames` frames (at 25 fps, as probed) is tracked
+    in: about `part` (PART_FRAMES) frames each; the last runs to the end of what decodes (None)."""
+    n = max(1, int(round(frames / (part or PART_FRAMES))))
+    bounds = [frames * k // n for k in range(n)]
+    return list(zip(bounds, [*bounds[1:], None], strict=True))
+
+
 def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                   max_height: int = MAX_HEIGHT, max_faces: int = 1, smooth: int = SMOOTH,
                   min_frames: int = MIN_FRAMES, threads: int = 1, mesh_every: int = 1,
+                  span: tuple[int, int | None] | None = None,
                   on_frame: Callable[[int], None] | None = None,
                   timings: dict[str, float] | None = None) -> TrackSummary:
     """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy
@@ -228,6 +246,10 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     `mesh_every` = 2 runs FaceMesh on every other frame only (about 1.5x faster): the frames in
     between get interpolated landmarks and transforms (`filled`), their ROI pixels are still their
     own. `threads`: ffmpeg decoding threads (1 costs the least CPU; it runs beside FaceMesh).
+    A long video (one face track) is tracked in `parts`, one after the other, and joined
+    (`join_parts`); `span` = (first, stop) tracks one part only (stop None: to the end), into
+    out_dir, with the segments of the frames just outside it (`edges`) and no checks on the
+    whole (`process_videos` gives parts of one video to several workers).
     `on_frame(n)` is called with the number of frames done so far. `timings`, when given, gets
     the wall seconds spent per stage added to it: decode (waiting for ffmpeg), mesh, align
     (cut detection, smoothing, warping), write; align and write run in a thread beside mesh, so
@@ -245,6 +267,58 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     sizes, frames_at_25 = _probe(video, max_height)
     out.root.mkdir(parents=True, exist_ok=True)
     check_disk_space(out.root, frames_at_25 * max_faces, video)
+    max_gap = MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1)
+    context = smooth + max_gap + SETTLE
+    track = functools.partial(_track_span, video, sizes=sizes, max_faces=max_faces, smooth=smooth,
+                              max_gap=max_gap, mesh_every=mesh_every, timings=timings)
+    if span is not None:
+        first, stop = span
+        begin = max(0, first - context)
+        frames = _frames(video, sizes.mesh, threads, begin, None if stop is None else stop + context)
+        summary = track(VideoDir(out.root), frames, (begin, first, stop), on_frame=on_frame)
+    elif max_faces == 1 and len(spans := parts(frames_at_25)) > 1:
+        # One decode for all the parts: each takes its frames, those it shares with the part
+        # before from what that one kept, as a worker given the part alone decodes them.
+        shared = _Shared(_frames(video, sizes.mesh, threads), 2 * context + 1)
+        dirs = []
+        try:
+            for first, stop in spans:
+                dirs.append(atomic.temp_dir(out.root / f"part{first}"))
+                begin = max(0, first - context)
+                part_frames = shared.span(begin, None if stop is None else stop + context)
+                track(VideoDir(dirs[-1]), part_frames, (begin, first, stop),
+                      on_frame=None if on_frame is None else _own_frames(on_frame, begin, first, stop))
+            return join_parts(video, out, dirs, start, min_frames)
+        finally:
+            shared.close()
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+    else:
+        summary = track(out, _frames(video, sizes.mesh, threads), None, on_frame=on_frame,
+                        min_frames=min_frames)
+    seconds = time.perf_counter() - start
+    return dataclasses.replace(summary, seconds=seconds,
+                               realtime=summary.frames / FPS / max(seconds, 1e-9))
+
+
+def _own_frames(on_frame: Callable[[int], None], begin: int, first: int,
+                stop: int | None) -> Callable[[int], None]:
+    """on_frame for a part tracked from frame `begin`: the video's frames done, counting only
+    the part's own (so the count never goes back)."""
+    def report(n: int) -> None:
+        done = first + max(0, n - (first - begin))
+        on_frame(done if stop is None else min(done, stop))
+    return report
+
+
+def _track_span(video: Path, out: VideoDir, frames: Iterator[np.ndarray],
+                span: tuple[int, int, int | None] | None, *, sizes: FrameSizes, max_faces: int,
+                smooth: int, max_gap: int, mesh_every: int,
+                on_frame: Callable[[int], None] | None, timings: dict[str, float] | None,
+                min_frames: int = MIN_FRAMES) -> TrackSummary:
+    """`frames` -> out's files (process_video). With `span` = (begin, first, stop) `frames`
+    are frames begin.. of the video and only [first, stop) are kept, with `edges`, unchecked."""
+    begin, first, stop = span or (0, 0, None)
     remove_face_files(out)
     clock = {"decode": 0.0, "mesh": 0.0, "align": 0.0, "write": 0.0}
     outs = [out.for_face(k) for k in range(max_faces)]
@@ -258,18 +332,23 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             for mouth_tmp, lm_raw in zip(mouth_tmps, lm_raws, strict=True):
                 writers.append(TrackWriter(mouth_tmp, lm_raw, sizes))
                 stack.callback(writers[-1].close)
+            spanned = [_Span(w, begin, first, stop) for w in writers]
             mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
-            max_gap = MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1)
             streams = [MouthStream(smooth=smooth, max_gap=max_gap) for _ in outs]
-            n = _track(_frames(video, sizes.mesh, threads), _Faces(mesh, sizes.mesh, max_faces),
-                       streams, writers, mesh_every, on_frame, clock)
+            _track(frames, _Faces(mesh, sizes.mesh, max_faces), streams, spanned, mesh_every,
+                   on_frame, clock, begin)
             t0 = time.perf_counter()
-            for stream, writer in zip(streams, writers, strict=True):
+            for stream, writer in zip(streams, spanned, strict=True):
                 writer.write(stream.finish())
-                writer.finish()
-            counts = _check(video, writers[0].cols, n, min_frames)
-            for writer, track_tmp in reversed(list(zip(writers, track_tmps, strict=True))):
-                writer.save(track_tmp)
+                writer.writer.finish()
+            n = writers[0].count
+            counts = (_check(video, writers[0].cols, n, min_frames) if span is None
+                      else _counts(writers[0].cols, n))
+            for w, track_tmp in reversed(list(zip(spanned, track_tmps, strict=True))):
+                if span is None:
+                    w.writer.save(track_tmp)
+                else:
+                    w.writer.save(track_tmp, {"edges": np.array(w.edges, np.int32)}, compress=False)
             clock["write"] += time.perf_counter() - t0
     finally:
         for lm_raw in lm_raws:
@@ -277,10 +356,100 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     if timings is not None:
         for k, v in clock.items():
             timings[k] = timings.get(k, 0.0) + v
-    seconds = time.perf_counter() - start
     return TrackSummary(str(video), n, counts["found"], counts["filled"], counts["segments"],
-                        counts["face_fraction"], writers[0].median_face_width(), sizes.source,
-                        sizes.mesh, seconds, n / FPS / max(seconds, 1e-9))
+                        counts["face_fraction"], counts["face_width"], sizes.source,
+                        sizes.mesh, 0.0, 0.0)
+
+
+class _Shared:
+    """One decode shared by the parts of a video, in order: `span(begin, end)` yields frames
+    [begin, end), first those kept from the span before (parts overlap by up to `keep`
+    frames), then new ones from the decoder."""
+
+    def __init__(self, frames: Iterator[np.ndarray], keep: int):
+        from collections import deque
+
+        self._frames: Generator = frames
+        self._kept: deque = deque(maxlen=keep)
+        self._next = 0
+
+    def span(self, begin: int, end: int | None) -> Iterator[np.ndarray]:
+        for i, frame in list(self._kept):
+            if i >= begin and (end is None or i < end):
+                yield frame
+        while end is None or self._next < end:
+            frame = next(self._frames, None)
+            if frame is None:
+                return
+            self._kept.append((self._next, frame))
+            self._next += 1
+            if self._next > begin:
+                yield frame
+
+    def close(self) -> None:
+        self._frames.close()
+        self._kept.clear()
+
+
+class _Span:
+    """A TrackWriter that keeps frames [first, stop) of those tracked from frame `begin` on, and
+    notes the segment of the frame just before and just after them (-2: not tracked)."""
+
+    def __init__(self, writer: TrackWriter, begin: int, first: int, stop: int | None):
+        self.writer, self.begin, self.first, self.stop = writer, begin, first, stop
+        self.edges = [-2, -2]
+
+    def write(self, frames: list) -> None:
+        keep = []
+        for mf in frames:
+            i = mf.index + self.begin
+            if i == self.first - 1:
+                self.edges[0] = mf.segment
+            elif i == self.stop:
+                self.edges[1] = mf.segment
+            if self.first <= i and (self.stop is None or i < self.stop):
+                keep.append(mf)
+        self.writer.write(keep)
+
+
+def join_parts(video: str | os.PathLike, out: VideoDir, dirs: list[Path], started: float,
+               min_frames: int = MIN_FRAMES) -> TrackSummary:
+    """The parts tracked into `dirs` (in order) -> out's track.npz and mouth.npy. A face seen on
+    both sides of a part boundary, with no segment starting there in either part's view, keeps
+    one segment across it; segment ids are renumbered in order. SkipVideo as process_video."""
+    video = Path(video)
+    tracks = [trackfile.load_track(VideoDir(d).track) for d in dirs]
+    segments: list[np.ndarray] = []
+    top, previous = -1, None
+    for t in tracks:
+        seg = t["segment"].astype(np.int64)
+        faced = seg >= 0
+        if faced.any():
+            joined = (previous is not None and len(previous["segment"]) > 0
+                      and previous["segment"][-1] >= 0
+                      and previous["edges"][1] == previous["segment"][-1]
+                      and seg[0] >= 0 and t["edges"][0] == seg[0])
+            base = segments[-1][-1] if joined else top + 1
+            seg = np.where(faced, seg - seg[faced][0] + base, -1)
+            top = int(seg.max())
+        segments.append(seg)
+        previous = t
+    segment = np.concatenate(segments).astype(np.int32)
+    cols = {"found": np.concatenate([t["found"] for t in tracks]),
+            "filled": np.concatenate([t["filled"] for t in tracks]), "segment": segment,
+            "box": np.concatenate([t["box"] for t in tracks])}
+    n = len(segment)
+    counts = _check(video, cols, n, min_frames)
+    remove_face_files(out)
+    with atomic_path(out.track) as track_tmp:
+        with atomic_path(out.mouth) as mouth_tmp:
+            trackfile.join([VideoDir(d).mouth for d in dirs], tracks, segment, mouth_tmp, track_tmp)
+    seconds = time.perf_counter() - started
+    size = (int(tracks[0]["size"][0]), int(tracks[0]["size"][1]))
+    mesh = (int(tracks[0]["mesh_size"][0]), int(tracks[0]["mesh_size"][1]))
+    return TrackSummary(str(video), n, counts["found"], counts["filled"], counts["segments"],
+                        counts["face_fraction"], counts["face_width"], size, mesh, seconds,
+                        n / FPS / max(seconds, 1e-9))
 
 
 def _probe(video: Path, max_height: int) -> tuple[FrameSizes, int]:
@@ -295,12 +464,20 @@ def _probe(video: Path, max_height: int) -> tuple[FrameSizes, int]:
     return FrameSizes((info.width, info.height), mesh), info.frames_at_25
 
 
-def _frames(video: Path, size: tuple[int, int], threads: int) -> Iterator[np.ndarray]:
-    """Decoded RGB frames at 25 fps and `size`; SkipVideo when ffmpeg fails."""
+def _frames(video: Path, size: tuple[int, int], threads: int, begin: int = 0,
+            end: int | None = None) -> Iterator[np.ndarray]:
+    """Decoded RGB frames [begin, end) at 25 fps and `size`; SkipVideo when ffmpeg fails."""
+    frames = media.iter_frames(video, fps=FPS, size=size, threads=threads, ahead=READ_AHEAD,
+                               start=begin)
     try:
-        yield from media.iter_frames(video, fps=FPS, size=size, threads=threads, ahead=READ_AHEAD)
+        for n, frame in enumerate(frames, begin):
+            if end is not None and n >= end:
+                return
+            yield frame
     except InputError as e:
         raise SkipVideo("undecodable", str(e)) from e
+    finally:
+        frames.close()
 
 
 class _Faces:
@@ -345,8 +522,8 @@ class _Faces:
 
 
 def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStream],
-           writers: list[TrackWriter], mesh_every: int, on_frame: Callable[[int], None] | None,
-           clock: dict[str, float]) -> int:
+           writers: list, mesh_every: int, on_frame: Callable[[int], None] | None,
+           clock: dict[str, float], first: int = 0) -> int:
     """Decode -> cut and faces -> MouthStream per face track (gaps, segments, smoothing, ROI) ->
     its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the
     frame count. Alignment and writing run in a thread of their own, in frame order, while
@@ -363,7 +540,7 @@ def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStrea
             cut = faces.cut(rgb)
             t2 = time.perf_counter()
             clock["align"] += t2 - t1
-            found = faces.find(rgb) if n % mesh_every == 0 else [None] * len(streams)
+            found = faces.find(rgb) if (first + n) % mesh_every == 0 else [None] * len(streams)
             clock["mesh"] += time.perf_counter() - t2
             aligner.put(rgb, found, cut, list(faces.scores))
             n += 1
@@ -459,15 +636,23 @@ def check_disk_space(folder: Path, frames: int, video: Path) -> None:
                          f"({frames} frames), but there are {free / 2**30:.1f} GB: free some space")
 
 
-def _check(video: Path, cols: dict[str, list], n: int, min_frames: int) -> dict:
+def _check(video: Path, cols: dict, n: int, min_frames: int) -> dict:
     """Counts for the summary; SkipVideo when the video is too short or has no face."""
     if n < min_frames:
         raise SkipVideo("too short", f"{video}: {n} frames at {FPS:g} fps, need {min_frames}")
-    found, filled = int(sum(cols["found"])), int(sum(cols["filled"]))
-    if found == 0:
+    if not np.any(cols["found"]):
         raise SkipVideo("no face", f"{video}: no face in {n} frames")
-    return {"found": found, "filled": filled, "segments": int(max(cols["segment"])) + 1,
-            "face_fraction": (found + filled) / n}
+    return _counts(cols, n)
+
+
+def _counts(cols: dict, n: int) -> dict:
+    found, filled = int(np.sum(cols["found"])), int(np.sum(cols["filled"]))
+    segment = np.asarray(cols["segment"])
+    widths = [b[2] - b[0] for b, s in zip(cols.get("box", []), segment, strict=False) if s >= 0]
+    return {"found": found, "filled": filled,
+            "segments": int(segment.max()) + 1 if len(segment) else 0,
+            "face_fraction": (found + filled) / max(n, 1),
+            "face_width": float(np.median(widths)) if widths else float("nan")}
 
 
 def _worker_init() -> None:
@@ -497,19 +682,68 @@ def _worker(job: tuple[str, str, dict]) -> TrackSummary | SkipVideo:
 def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], workers: int = 0,
                    **kwargs) -> Iterable[tuple[int, TrackSummary | SkipVideo]]:
     """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
-    Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes."""
+    Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes.
+
+    With fewer videos than workers, the `parts` of long videos go to the workers one by one and
+    are joined here, so that one long video keeps every core busy (the files are those
+    process_video writes, which tracks the same parts one after the other)."""
     import concurrent.futures as cf
 
     from lipreader.workers import process_pool
 
-    jobs = [(str(v), str(o), kwargs) for v, o in jobs]
+    jobs = [(str(v), str(o)) for v, o in jobs]
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(jobs) <= 1:
-        _worker_init()
-        for i, job in enumerate(jobs):
-            yield i, _worker(job)
-        return
-    with process_pool(min(workers, len(jobs)), initializer=_pool_init) as pool:
-        futures = {pool.submit(_worker, job): i for i, job in enumerate(jobs)}
-        for fut in cf.as_completed(futures):
-            yield futures[fut], fut.result()
+    tasks: list[tuple[int, str, str, dict]] = []   # (job, video, out_dir, kwargs) per task
+    split: dict[int, list[Path]] = {}               # job -> its part folders, in order
+    started = time.perf_counter()
+    try:
+        for i, (video, out_dir) in enumerate(jobs):
+            spans: list = [None]
+            if workers > 1 and len(jobs) < workers and kwargs.get("max_faces", 1) == 1:
+                try:
+                    spans = parts(_probe(Path(video), kwargs.get("max_height", MAX_HEIGHT))[1])
+                except SkipVideo as e:
+                    yield i, e
+                    continue
+            if len(spans) == 1:
+                tasks.append((i, video, out_dir, kwargs))
+                continue
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            split[i] = []
+            for first, stop in spans:
+                split[i].append(atomic.temp_dir(Path(out_dir) / f"part{first}"))
+                tasks.append((i, video, str(split[i][-1]), {**kwargs, "span": (first, stop)}))
+        if workers == 1 or len(tasks) <= 1:
+            _worker_init()
+            for i, video, out_dir, kw in tasks:
+                yield i, _worker((video, out_dir, kw))
+            return
+        left = {i: len(dirs) for i, dirs in split.items()}
+        failed: dict[int, SkipVideo] = {}
+        with process_pool(min(workers, len(tasks)), initializer=_pool_init) as pool:
+            futures = {pool.submit(_worker, (video, out_dir, kw)): i
+                       for i, video, out_dir, kw in tasks}
+            for fut in cf.as_completed(futures):
+                i, result = futures[fut], fut.result()
+                if i not in split:
+                    yield i, result
+                    continue
+                if isinstance(result, SkipVideo):
+                    failed.setdefault(i, result)
+                left[i] -= 1
+                if left[i]:
+                    continue
+                dirs = split.pop(i)
+                try:
+                    yield i, failed.get(i) or join_parts(
+                        jobs[i][0], VideoDir(Path(jobs[i][1])), dirs, started,
+                        kwargs.get("min_frames", MIN_FRAMES))
+                except SkipVideo as e:
+                    yield i, e
+                finally:
+                    for d in dirs:
+                        shutil.rmtree(d, ignore_errors=True)
+    finally:
+        for dirs in split.values():
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)

@@ -54,6 +54,12 @@ def temp_name(path: Path) -> Path:
     return _create(path.parent, path.stem, f".tmp{path.suffix}", _new_file)
 
 
+def temp_dir(path: Path) -> Path:
+    """A fresh temporary folder beside `path`, for the caller to fill and remove."""
+    path = Path(path)
+    return _create(path.parent, path.name, ".tmp", lambda p: os.mkdir(p, 0o777))  # umask applies
+
+
 def check_writable(path: str | os.PathLike, what: str, hint: str) -> None:
     """An error now, before the long work, when the file or folder `path` could not be written:
     a file is made and removed in the nearest existing folder on its way (nothing is created)."""
@@ -105,7 +111,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder to fill; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create(path.parent, path.name, ".tmp", lambda p: os.mkdir(p, 0o777))  # the umask applies
+    tmp = temp_dir(path)
     try:
         yield tmp
         if path.exists():

@@ -190,6 +190,23 @@ def test_frames_count_from_the_file_start(tmp_path):
     assert np.array_equal(got[3:52], pictures[1:50])
 
 
+@pytest.mark.parametrize("source", ["25fps", "30fps-bframes", "29.97fps-late"])
+def test_frames_from_a_start_are_those_of_a_decode_from_the_beginning(tmp_path, source):
+    import subprocess
+
+    rate, extra = {"25fps": ("25", []), "30fps-bframes": ("30", ["-bf", "3"]),
+                   "29.97fps-late": ("30000/1001", ["-output_ts_offset", "0.7"])}[source]
+    path = tmp_path / "v.mp4"
+    subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc2=s=160x96:r={rate}:d=4", "-pix_fmt", "yuv420p", "-g", "12", *extra,
+                    str(path)], check=True)
+    whole = np.stack(list(media.iter_frames(path)))
+    assert len(whole) >= 99
+    for start in (1, 13, 37, 49, 90):
+        part = np.stack(list(media.iter_frames(path, start=start, ahead=2)))
+        assert np.array_equal(part, whole[start:]), start
+
+
 def _rotated_video(path, frames, degrees):
     """Lossless gray frames in an mp4 whose display matrix turns them `degrees` counterclockwise
     (as a phone stores portrait video)."""

@@ -392,3 +392,58 @@ def test_aligner_keeps_frame_order_and_hands_its_error_to_the_caller():
                 aligner.put(f, [None], False, [float("nan")])
                 time.sleep(0.001)
     assert failing.seen == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------- parts
+
+
+def test_parts_split_by_length_alone():
+    assert tracking.parts(300) == [(0, None)]
+    assert tracking.parts(1100) == [(0, None)]
+    assert tracking.parts(1315) == [(0, 657), (657, None)]
+    assert tracking.parts(2250) == [(0, 750), (750, 1500), (1500, None)]
+    assert tracking.parts(100, part=30) == [(0, 33), (33, 66), (66, None)]
+
+
+def test_a_video_in_parts_is_the_same_on_one_worker_or_several(tmp_path, monkeypatch):
+    """Carphone (100 frames) in parts of about 30 frames: tracked one part after the other in
+    this process, or each part in a worker of its own, the files are the same; against the
+    video tracked in one piece, only the later parts' FaceMesh starts differ (a nearby start)."""
+    video = carphone_path()
+    monkeypatch.setattr(tracking, "PART_FRAMES", 10**6)
+    tracking.process_video(video, tmp_path / "whole")
+    monkeypatch.setattr(tracking, "PART_FRAMES", 30)
+    alone = tracking.process_video(video, tmp_path / "alone")
+    [(index, pooled)] = list(tracking.process_videos([(video, tmp_path / "pooled")], workers=2))
+    assert index == 0 and isinstance(pooled, tracking.TrackSummary)
+    assert (alone.frames, alone.found, alone.segments) == (pooled.frames, pooled.found, 1) == (100, 100, 1)
+    for name in ("alone", "pooled", "whole"):
+        assert files_in(tmp_path / name) == ["mouth.npy", "track.npz"]
+    a, p, w = (trackfile.load_track(tmp_path / n / "track.npz") for n in ("alone", "pooled", "whole"))
+    assert sorted(a) == sorted(w)
+    for key in a:
+        assert np.array_equal(a[key], p[key], equal_nan=True), key
+    ma, mp, mw = (np.load(tmp_path / n / "mouth.npy") for n in ("alone", "pooled", "whole"))
+    assert np.array_equal(ma, mp)
+    assert np.array_equal(ma[:33], mw[:33])             # the first part starts where the video does
+    assert np.array_equal(a["segment"], w["segment"]) and np.array_equal(a["found"], w["found"])
+    diff = np.abs(ma.astype(int) - mw).mean(axis=(1, 2))
+    assert np.median(diff) < 0.5 and diff.max() < 2.0   # gray levels
+    shift = np.abs(a["landmarks"].astype(float) - w["landmarks"]).mean(axis=(1, 2))
+    assert np.median(shift) < 0.1 and shift.max() < 0.5  # source pixels
+
+
+@pytest.mark.parametrize("part", [10, 7, 10**6])
+def test_shot_cut_ends_a_segment_wherever_the_parts_begin(tmp_path, monkeypatch, part):
+    import cv2
+
+    monkeypatch.setattr(tracking, "PART_FRAMES", part)
+    a = cv2.resize(astronaut(), (600, 600))
+    b = np.full((600, 600, 3), 200, np.uint8)
+    b[:, 44:556] = hopper()
+    video = media.write_video(tmp_path / "cut.mp4", [a] * 10 + [b] * 10 + [a] * 10)
+    summary = tracking.process_video(video, tmp_path / "out")
+    track = trackfile.load_track(tmp_path / "out" / "track.npz")
+    assert summary.segments == 3 and summary.frames == 30
+    assert list(track["segment"]) == [0] * 10 + [1] * 10 + [2] * 10
+    assert files_in(tmp_path / "out") == ["mouth.npy", "track.npz"]
