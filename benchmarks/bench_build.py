@@ -73,21 +73,24 @@ def _fresh(src: Path, copies: int = 1, workers: int = 0) -> dict:
 
 
 def bench(videos: int = 4, seconds: float = 12.0) -> dict:
-    """The 60 s video end to end (the headline figure), the same video twice on one and on two
-    workers (how the workers scale), and several short videos."""
+    """The 60 s video end to end (the headline figure; its two parts on two workers), the same
+    on one worker, the video twice on one and on two workers (how the workers scale), and
+    several short videos."""
     long = corpus(1, 60.0)
     one = _fresh(long)
+    one_1 = _fresh(long, workers=1)
     twice_1 = _fresh(long, copies=2, workers=1)
     twice_2 = _fresh(long, copies=2, workers=2)
     short = _fresh(corpus(videos, seconds))
     return {"size": [1280, 720], "cpu_cores": os.cpu_count(),
             "one_video": one,
+            "one_video_1_worker": one_1,
             "two_videos_1_worker": twice_1,
             "two_videos_2_workers": twice_2,
             "scaling_2_workers": round(twice_2["realtime"] / twice_1["realtime"], 2),
             f"{videos}_videos_{seconds:g}s": short,
             "note": "each build runs in a new process; peak_rss_mb is that process's own peak (with "
-                    "one video it tracks in that process too; worker processes are not counted); the "
+                    "one worker it tracks in that process too; worker processes are not counted); the "
                     "long video (asked for 60 s, 52.6 s of speech) is generated (a real face photo, a synthetic voice)"}
 
 

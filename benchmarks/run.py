@@ -50,6 +50,8 @@ def table(results: dict) -> str:
         ("tracking peak RSS (MB)", _pick(results, "bench_tracking", "single_720p", "peak_rss_mb")),
         ("build-dataset, one 53 s 720p video (x realtime)",
          _pick(results, "bench_build", "one_video", "realtime")),
+        ("build-dataset, one 53 s 720p video, one worker (x realtime)",
+         _pick(results, "bench_build", "one_video_1_worker", "realtime")),
         ("build-dataset, one 53 s 720p video: peak RSS (MB)",
          _pick(results, "bench_build", "one_video", "peak_rss_mb")),
         ("build-dataset, one 53 s 720p video: stages (wall s)",
