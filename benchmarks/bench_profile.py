@@ -5,8 +5,9 @@
 - startup: wall seconds of fresh processes (median of 3): the CLI's `--help` and `config`, the
   heavy imports one by one, and what a tracking or clip worker does before its first video.
 - tracking: one process on bench_tracking's 12 s 720p real-face video, ms per frame of each
-  stage (decode = waiting for ffmpeg, which decodes in its own process beside FaceMesh), CPU ms
-  per frame of ffmpeg decoding alone with the decoder options tried, and the crop jitter of the
+  stage (decode = waiting for the decoding thread), CPU ms per frame of each thread
+  (`cpu_by_thread`, from /proc: FaceMesh's calls, its graph, decoding, alignment and writing),
+  CPU ms per frame of the ffmpeg command decoding alone with the decoder options tried, and the crop jitter of the
   tracking tests (median frame-to-frame step of the mouth centre in the 96 px ROI, and median
   shift of the nose band in the pictures) for each `mesh_every`.
 - clips: 29-frame clips cut from that video's mouth.npy, written the old way (one ffmpeg
@@ -106,6 +107,54 @@ def decoder_cpu(video: Path, rounds: int = 2) -> dict:
             for name in DECODERS}
 
 
+def cpu_by_thread(video: Path, work: Path) -> dict:
+    """CPU ms per frame of each thread while one process tracks `video` (Linux: /proc), by what
+    the thread does."""
+    import threading
+
+    from builder.tracking import FaceMesh, process_video
+
+    task = Path("/proc/self/task")
+    if not task.is_dir():
+        return {}
+    FaceMesh().close()   # the first graph of a process loads the models: not a frame's cost
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: dict[int, tuple[float, str]] = {}
+    names: dict[int, str] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
+            for tid in os.listdir(task):
+                try:
+                    fields = (task / tid / "stat").read_text().rsplit(")", 1)[1].split()
+                    comm = (task / tid / "comm").read_text().strip()
+                except OSError:
+                    continue
+                seen[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, comm)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, name="sampler", daemon=True)
+    sampler.start()
+    summary = process_video(video, work / "by_thread")
+    stop.set()
+    sampler.join()
+    kinds = {"MainThread": "FaceMesh calls, cut detection", "read-ahead": "decoding",
+             "align": "alignment and writing"}
+    out: dict[str, float] = {}
+    for tid, (cpu, comm) in seen.items():
+        name = names.get(tid, comm)
+        kind = kinds.get(name, "FaceMesh graph" if comm.startswith("mediapipe") else None)
+        if kind is None and tid == threading.main_thread().native_id:
+            kind = kinds["MainThread"]
+        if kind is not None and name != "sampler":
+            out[kind] = out.get(kind, 0.0) + cpu
+    res = {k: round(v / summary.frames * 1000, 2) for k, v in sorted(out.items())}
+    res["all"] = round(sum(out.values()) / summary.frames * 1000, 2)
+    return res
+
+
 def jitter(out: Path) -> dict:
     """The tracking tests' crop-steadiness figures for the track in `out`."""
     import cv2
@@ -195,6 +244,7 @@ def bench(seconds: float = 12.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         res["tracking"] = tracking(video, tmp)
+        res["tracking"]["cpu_by_thread_ms_per_frame"] = cpu_by_thread(video, tmp)
         (tmp / "clips").mkdir()
         res["clips"] = clips(tmp / "mesh_every_1" / "mouth.npy", tmp / "clips")
     res["load_average_after"] = os.getloadavg()
