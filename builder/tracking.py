@@ -51,6 +51,11 @@ ALIGN_AHEAD = 8           # frames FaceMesh may run ahead of the aligning thread
 # a long video, and the result depends on the video alone, not on how many workers there were.
 PART_FRAMES = 750
 SETTLE = 4
+# With fewer than this many videos per worker, the workers take the videos' parts rather than
+# whole videos: no worker waits while the last videos finish (3 videos of 52.6 s on 2 workers:
+# 6.8-7.0x -> 7.5-7.8x realtime; 2 such videos, which share out evenly anyway, lose 3% to the
+# parts' seeking); with more, whole videos cost no probing up front.
+SHARE_BELOW = 4
 # FaceMesh's graph takes the GIL back for each result it hands to Python; at Python's default
 # 5 ms switch interval it queues behind the aligning thread (4.3 ms a frame alone, 21 ms beside
 # a busy Python thread; 7.5 ms at 0.5 ms). Tracking runs with this interval, seconds.
@@ -684,9 +689,9 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
     """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
     Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes.
 
-    With fewer videos than workers, the `parts` of long videos go to the workers one by one and
-    are joined here, so that one long video keeps every core busy (the files are those
-    process_video writes, which tracks the same parts one after the other)."""
+    With few videos (under SHARE_BELOW per worker), the `parts` of long videos go to the workers
+    one by one and are joined here, so that one long video keeps every core busy (the files are
+    those process_video writes, which tracks the same parts one after the other)."""
     import concurrent.futures as cf
 
     from lipreader.workers import process_pool
@@ -699,7 +704,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
     try:
         for i, (video, out_dir) in enumerate(jobs):
             spans: list = [None]
-            if workers > 1 and len(jobs) < workers and kwargs.get("max_faces", 1) == 1:
+            if workers > 1 and len(jobs) < SHARE_BELOW * workers and kwargs.get("max_faces", 1) == 1:
                 try:
                     spans = parts(_probe(Path(video), kwargs.get("max_height", MAX_HEIGHT))[1])
                 except SkipVideo as e:
