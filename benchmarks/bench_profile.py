@@ -135,11 +135,23 @@ def cpu_by_thread(video: Path, work: Path) -> dict:
                 seen[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, comm)
             time.sleep(0.05)
 
+    def now() -> dict[int, float]:
+        got = {}
+        for tid in os.listdir(task):
+            try:
+                fields = (task / tid / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            got[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+        return got
+
+    before = now()   # the threads already running (this one) count from here
     sampler = threading.Thread(target=sample, name="sampler", daemon=True)
     sampler.start()
     summary = process_video(video, work / "by_thread")
     stop.set()
     sampler.join()
+    seen = {tid: (cpu - before.get(tid, 0.0), comm) for tid, (cpu, comm) in seen.items()}
     kinds = {"MainThread": "FaceMesh calls, cut detection", "read-ahead": "decoding",
              "align": "alignment and writing"}
     out: dict[str, float] = {}

@@ -115,11 +115,6 @@ class TrackWriter:
             mesh_size=np.array(self.sizes.mesh, np.int32))
         del landmarks
 
-    def median_face_width(self) -> float:
-        widths = [b[2] - b[0] for b, s in zip(self.cols["box"], self.cols["segment"], strict=True)
-                  if s >= 0]
-        return float(np.median(widths))
-
 
 class NpyStream:
     """Append (96, 96) uint8 frames to an .npy file whose length is known only at the end."""
