@@ -190,6 +190,10 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
                            backward=True, any_frame=False)
         last, rate = None, stream.average_rate or stream.guessed_rate or Fraction(FPS)
         step = max(1, int(round(1 / (rate * tb)))) if tb else 1
+        # After a seek, frames long before `start` are not converted: only the last of them
+        # goes into the filters, which is all the frame-rate filter needs from them.
+        early = int((start - 2) / fps / tb) if start and tb else None
+        held = None
 
         def converted(frame) -> Iterator[np.ndarray]:
             """Push one decoded frame (None: the end) through the graph; yield what comes out,
@@ -224,7 +228,15 @@ def _iter_frames(path: str | Path, fps: float | None, size: tuple[int, int] | No
                     if pts is None:
                         pts = offset + (last + step if last is not None else 0)
                     frame.pts = last = pts - offset
+                    if early is not None and last < early:
+                        held = frame
+                        continue
+                    if held is not None:
+                        yield from converted(held)
+                        held = None
                     yield from converted(frame)
+            if held is not None:
+                yield from converted(held)
             yield from converted(None)
         except av.FFmpegError as e:
             raise InputError(f"{path}: ffmpeg could not decode it: {_av_reason(e)}") from e
