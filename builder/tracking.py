@@ -271,7 +271,9 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     start = time.perf_counter()
     sizes, frames_at_25 = _probe(video, max_height)
     out.root.mkdir(parents=True, exist_ok=True)
-    check_disk_space(out.root, frames_at_25 * max_faces, video)
+    spans = parts(frames_at_25) if span is None and max_faces == 1 else [span]
+    # The parts' files stay until their join is written: room for both.
+    check_disk_space(out.root, frames_at_25 * max_faces, video, copies=min(len(spans), 2))
     max_gap = MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1)
     context = smooth + max_gap + SETTLE
     track = functools.partial(_track_span, video, sizes=sizes, max_faces=max_faces, smooth=smooth,
@@ -281,7 +283,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
         begin = max(0, first - context)
         frames = _frames(video, sizes.mesh, threads, begin, None if stop is None else stop + context)
         summary = track(VideoDir(out.root), frames, (begin, first, stop), on_frame=on_frame)
-    elif max_faces == 1 and len(spans := parts(frames_at_25)) > 1:
+    elif len(spans) > 1:
         # One decode for all the parts: each takes its frames, those it shares with the part
         # before from what that one kept, as a worker given the part alone decodes them.
         shared = _Shared(_frames(video, sizes.mesh, threads), 2 * context + 1)
@@ -631,10 +633,11 @@ def remove_face_files(vd: VideoDir) -> None:
                 p.unlink()
 
 
-def check_disk_space(folder: Path, frames: int, video: Path) -> None:
+def check_disk_space(folder: Path, frames: int, video: Path, copies: int = 1) -> None:
     """InputError (not a skip: the video is fine) when mouth.npy and the landmarks of `frames`
-    frames would not fit on the disk of `folder`, with room to spare."""
-    need = frames * BYTES_PER_FRAME + DISK_MARGIN
+    frames (`copies` times: parts and their join) would not fit on the disk of `folder`, with
+    room to spare."""
+    need = frames * BYTES_PER_FRAME * copies + DISK_MARGIN
     free = shutil.disk_usage(folder).free
     if free < need:
         raise InputError(f"{video}: tracking it needs about {need / 2**30:.1f} GB free in {folder} "

@@ -295,6 +295,21 @@ def test_a_video_that_cannot_fit_on_the_disk_is_one_error_before_tracking(tmp_pa
     assert files_in(out) == []
 
 
+def test_a_video_in_parts_needs_room_for_the_parts_and_their_join(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    video = media.write_video(tmp_path / "v.mp4", [two_faces()] * 50)
+    one = 50 * tracking.BYTES_PER_FRAME + tracking.DISK_MARGIN
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(tracking.shutil, "disk_usage", lambda p: usage(2**40, 0, one + 1000))
+    monkeypatch.setattr(tracking, "PART_FRAMES", 20)            # 3 parts
+    with pytest.raises(InputError, match="tracking it needs about"):
+        tracking.process_video(video, tmp_path / "parts")
+    assert files_in(tmp_path / "parts") == []
+    monkeypatch.setattr(tracking, "PART_FRAMES", 10**6)         # one piece: it fits
+    assert tracking.process_video(video, tmp_path / "whole").frames == 50
+
+
 def test_mesh_size():
     assert tracking.mesh_size(1920, 1080) == (1280, 720)
     assert tracking.mesh_size(3840, 2160) == (1280, 720)
