@@ -148,13 +148,14 @@ class NpyStream:
         self._f.close()
 
 
-def join(mouths: list[Path], tracks: list[dict[str, np.ndarray]], segment: np.ndarray,
-         mouth_path: Path, track_path: Path) -> None:
-    """Parts of one video, in order (their mouth.npy files and loaded track.npz) -> one
-    mouth.npy and one track.npz with `segment` as the segment ids; frames stream to disk."""
+def join(parts: list[tuple[Path, Path]], columns: list[dict[str, np.ndarray]],
+         segment: np.ndarray, mouth_path: Path, track_path: Path) -> None:
+    """Parts of one video, in order ((mouth.npy, track.npz) each, and their track.npz columns
+    but the landmarks) -> one mouth.npy and one track.npz with `segment` as the segment ids.
+    Crops and landmarks stream to disk a part at a time: memory does not grow with the video."""
     stream = NpyStream(mouth_path, (ROI, ROI))
     try:
-        for path in mouths:
+        for path, _ in parts:
             part = np.load(path, mmap_mode="r")
             for k in range(0, len(part), 256):
                 stream.write_many(part[k:k + 256])
@@ -164,23 +165,24 @@ def join(mouths: list[Path], tracks: list[dict[str, np.ndarray]], segment: np.nd
     raw = temp_name(Path(track_path).parent / "landmarks.raw")
     try:
         with open(raw, "wb") as f:
-            for t in tracks:
-                f.write(np.ascontiguousarray(t["landmarks"], np.float16).tobytes())
+            for _, track in parts:
+                with np.load(track) as z:
+                    f.write(np.ascontiguousarray(z["landmarks"], np.float16).tobytes())
         n = len(segment)
         landmarks = np.memmap(raw, np.float16, "r", shape=(n, N_LANDMARKS, 3)) if n else \
             np.zeros((0, N_LANDMARKS, 3), np.float16)
-        per_frame = {k: np.concatenate([t[k] for t in tracks])
+        per_frame = {k: np.concatenate([c[k] for c in columns])
                      for k in ("box", "found", "filled", "score", "face_width", "yaw", "opening",
                                "affine")}
         np.savez_compressed(track_path, landmarks=landmarks, segment=segment.astype(np.int32),
-                            **per_frame, fps=tracks[0]["fps"], size=tracks[0]["size"],
-                            mesh_size=tracks[0]["mesh_size"])
+                            **per_frame, fps=columns[0]["fps"], size=columns[0]["size"],
+                            mesh_size=columns[0]["mesh_size"])
         del landmarks
     finally:
         raw.unlink(missing_ok=True)
 
 
-def load_track(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """track.npz -> dict of arrays (see the module docstring)."""
+def load_track(path: str | os.PathLike, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """track.npz -> dict of arrays (see the module docstring), but those named in `skip`."""
     with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+        return {k: z[k] for k in z.files if k not in skip}

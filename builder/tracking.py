@@ -425,7 +425,7 @@ def join_parts(video: str | os.PathLike, out: VideoDir, dirs: list[Path], starte
     both sides of a part boundary, with no segment starting there in either part's view, keeps
     one segment across it; segment ids are renumbered in order. SkipVideo as process_video."""
     video = Path(video)
-    tracks = [trackfile.load_track(VideoDir(d).track) for d in dirs]
+    tracks = [trackfile.load_track(VideoDir(d).track, skip=("landmarks",)) for d in dirs]
     segments: list[np.ndarray] = []
     top, previous = -1, None
     for t in tracks:
@@ -450,7 +450,8 @@ def join_parts(video: str | os.PathLike, out: VideoDir, dirs: list[Path], starte
     remove_face_files(out)
     with atomic_path(out.track) as track_tmp:
         with atomic_path(out.mouth) as mouth_tmp:
-            trackfile.join([VideoDir(d).mouth for d in dirs], tracks, segment, mouth_tmp, track_tmp)
+            trackfile.join([(VideoDir(d).mouth, VideoDir(d).track) for d in dirs], tracks, segment,
+                           mouth_tmp, track_tmp)
     seconds = time.perf_counter() - started
     size = (int(tracks[0]["size"][0]), int(tracks[0]["size"][1]))
     mesh = (int(tracks[0]["mesh_size"][0]), int(tracks[0]["mesh_size"][1]))
