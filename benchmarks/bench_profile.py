@@ -123,29 +123,25 @@ def cpu_by_thread(video: Path, work: Path) -> dict:
     names: dict[int, str] = {}
     stop = threading.Event()
 
-    def sample() -> None:
-        while not stop.is_set():
-            names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
-            for tid in os.listdir(task):
-                try:
-                    fields = (task / tid / "stat").read_text().rsplit(")", 1)[1].split()
-                    comm = (task / tid / "comm").read_text().strip()
-                except OSError:
-                    continue
-                seen[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, comm)
-            time.sleep(0.05)
-
-    def now() -> dict[int, float]:
+    def now() -> dict[int, tuple[float, str]]:
+        """CPU seconds and kernel name of each thread of this process."""
         got = {}
         for tid in os.listdir(task):
             try:
                 fields = (task / tid / "stat").read_text().rsplit(")", 1)[1].split()
+                comm = (task / tid / "comm").read_text().strip()
             except OSError:
                 continue
-            got[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+            got[int(tid)] = ((int(fields[11]) + int(fields[12])) / tick, comm)
         return got
 
-    before = now()   # the threads already running (this one) count from here
+    def sample() -> None:
+        while not stop.is_set():
+            names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
+            seen.update(now())
+            time.sleep(0.05)
+
+    before = {tid: cpu for tid, (cpu, _) in now().items()}  # threads running already count from here
     sampler = threading.Thread(target=sample, name="sampler", daemon=True)
     sampler.start()
     summary = process_video(video, work / "by_thread")

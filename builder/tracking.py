@@ -282,7 +282,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
         first, stop = span
         begin = max(0, first - context)
         frames = _frames(video, sizes.mesh, threads, begin, None if stop is None else stop + context)
-        summary = track(VideoDir(out.root), frames, (begin, first, stop), on_frame=on_frame)
+        summary = track(out, frames, (begin, first, stop), on_frame=on_frame)
     elif len(spans) > 1:
         # One decode for all the parts: each takes its frames, those it shares with the part
         # before from what that one kept, as a worker given the part alone decodes them.
@@ -298,8 +298,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             return join_parts(video, out, dirs, start, min_frames)
         finally:
             shared.close()
-            for d in dirs:
-                shutil.rmtree(d, ignore_errors=True)
+            _remove(dirs)
     else:
         summary = track(out, _frames(video, sizes.mesh, threads), None, on_frame=on_frame,
                         min_frames=min_frames)
@@ -419,6 +418,12 @@ class _Span:
         self.writer.write(keep)
 
 
+def _remove(dirs: list[Path]) -> None:
+    """Remove part folders (this process made them)."""
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def join_parts(video: str | os.PathLike, out: VideoDir, dirs: list[Path], started: float,
                min_frames: int = MIN_FRAMES) -> TrackSummary:
     """The parts tracked into `dirs` (in order) -> out's track.npz and mouth.npy. A face seen on
@@ -533,8 +538,8 @@ def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStrea
            writers: list, mesh_every: int, on_frame: Callable[[int], None] | None,
            clock: dict[str, float], first: int = 0) -> int:
     """Decode -> cut and faces -> MouthStream per face track (gaps, segments, smoothing, ROI) ->
-    its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame only. Returns the
-    frame count. Alignment and writing run in a thread of their own, in frame order, while
+    its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame of the video only
+    (`frames` begin at the video's frame `first`). Returns the frame count. Alignment and writing run in a thread of their own, in frame order, while
     FaceMesh works on the next frames (`_Aligner`)."""
     n = 0
     with _switch_interval(SWITCH_INTERVAL), _Aligner(streams, writers, clock) as aligner:
@@ -750,9 +755,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
                 except SkipVideo as e:
                     yield i, e
                 finally:
-                    for d in dirs:
-                        shutil.rmtree(d, ignore_errors=True)
+                    _remove(dirs)
     finally:
         for dirs in split.values():
-            for d in dirs:
-                shutil.rmtree(d, ignore_errors=True)
+            _remove(dirs)
