@@ -33,6 +33,39 @@ def test_envelope_streams_in_any_chunks():
     np.testing.assert_allclose(parts, whole, rtol=1e-5)
 
 
+def test_lag_correlations_are_np_corrcoef_lag_by_lag():
+    """All lags at once give np.corrcoef's figures at each lag: frames without a face (NaN) and
+    lags reaching past the sound are left out, too few frames give NaN, a flat signal 0."""
+    rng = np.random.default_rng(1)
+
+    def one_by_one(mouth, energy, first, n, max_lag):
+        loud, out = sync.loudness(energy), []
+        t = np.arange(max(first, 0), min(first + n, len(mouth)))
+        for lag in range(-max_lag, max_lag + 1):
+            ok = (t + lag >= 0) & (t + lag < len(loud)) & np.isfinite(mouth[t])
+            a, b = mouth[t][ok], loud[(t + lag)[ok]]
+            out.append(np.nan if ok.sum() < max(10, n // 2) else
+                       0.0 if min(a.std(), b.std()) < 1e-6 else np.corrcoef(a, b)[0, 1])
+        return np.array(out)
+
+    checked = 0
+    for _ in range(300):
+        frames = int(rng.integers(20, 300))
+        mouth = rng.normal(size=frames)
+        mouth[rng.random(frames) < rng.uniform(0, 0.5)] = np.nan
+        if rng.random() < 0.1:
+            mouth[:] = 1.0
+        energy = rng.normal(size=int(rng.integers(1, frames + 30)))
+        first, n = int(rng.integers(-10, frames)), int(rng.integers(10, 120))
+        got = sync.lag_correlations(mouth, energy, first, n, max_lag=15)
+        want = one_by_one(mouth, energy, first, n, 15)
+        assert got.shape == (31,)
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        assert np.allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=0, atol=1e-12)
+        checked += int((~np.isnan(got)).sum())
+    assert checked > 1000
+
+
 def test_offsets_from_the_true_mouth(poses):
     """-8..+8 frames, the script's own opening: the offset within a frame for every video."""
     errors = []
