@@ -1,14 +1,14 @@
 """Face tracking -> track.npz and mouth.npy. The only module that imports mediapipe.
 
-`process_video(video, out_dir)` decodes once at 25 fps (ffmpeg scales the frames down to at most
-`max_height` pixels high in its own threads), runs FaceMesh in video mode (it tracks between
-frames), keeps one face track (or up to `max_faces`, one file pair each), and streams each
-frame through `builder.mouth.MouthStream`
-(gap filling, segments, smoothed similarity alignment) into the 96x96 mouth ROI. Three things
-run at once: ffmpeg decoding (its own process), FaceMesh, and alignment with writing (a thread
-of its own, in frame order, so the output is the same as one frame at a time). Only a few
-frames are in memory at a time; landmarks and ROIs go to temporary files as they come.
-The files and their format: builder.trackfile.
+`process_video(video, out_dir)` decodes once at 25 fps (in-process, scaled down to at most
+`max_height` pixels high), runs FaceMesh in video mode (it tracks between frames), keeps one
+face track (or up to `max_faces`, one file pair each), and streams each frame through
+`builder.mouth.MouthStream` (gap filling, segments, smoothed similarity alignment) into the
+96x96 mouth ROI. A process with cores to spare runs three things at once (`overlap`): decoding,
+FaceMesh, and alignment with writing, each in a thread of its own (in frame order, so the
+output is the same as one frame at a time); worker processes that fill the cores between them
+do the three one after the other. Only a few frames are in memory at a time; landmarks and
+ROIs go to temporary files as they come. The files and their format: builder.trackfile.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class FaceMesh:
     """
 
     def __init__(self, video: bool = True, max_faces: int = 1, min_confidence: float = 0.5):
-        from mediapipe.python.solution_base import SolutionBase
+        with _without_pyplot():
+            from mediapipe.python.solution_base import SolutionBase
 
         self._mesh = SolutionBase(
             binary_graph_path=_GRAPH,
@@ -112,12 +113,12 @@ class FaceMesh:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces found in one (H, W, 3) RGB uint8 frame."""
         h, w = rgb.shape[:2]
-        res = self._mesh.process({"image": np.ascontiguousarray(rgb)})
+        res = self._process(rgb)
         scale = np.array([w, h, w], np.float32)
         faces = [np.array([(p.x, p.y, p.z) for p in f.landmark], np.float32) * scale
-                 for f in res.multi_face_landmarks or []]
+                 for f in res["multi_face_landmarks"] or []]
         detections = []
-        for d in res.face_detections or []:
+        for d in res["face_detections"] or []:
             r = d.location_data.relative_bounding_box
             detections.append((d.score[0] if d.score else float("nan"),
                                (r.xmin + r.width / 2) * w, (r.ymin + r.height / 2) * h))
@@ -127,6 +128,25 @@ class FaceMesh:
             inside = [s for s, cx, cy in detections if x0 <= cx <= x1 and y0 <= cy <= y1]
             out.append(Face(lm, max(inside) if inside else float("nan")))
         return out
+
+    def _process(self, rgb: np.ndarray) -> dict:
+        """`SolutionBase.process` on one frame, less two of its costs per call (0.3-0.4 ms of
+        CPU a frame): the pixels go to the graph by reference, from a read-only view, not
+        copied (the graph is idle again before this returns), and the outputs come back in a
+        dict, not in a namedtuple class made anew for every frame. The steps and members are
+        SolutionBase's own (mediapipe is pinned to one version)."""
+        m = self._mesh
+        view = np.ascontiguousarray(rgb).view()
+        view.flags.writeable = False
+        m._graph_outputs.clear()
+        m._simulated_timestamp += 33333
+        kind = m._input_stream_type_info["image"]
+        m._graph.add_packet_to_input_stream(
+            stream="image", packet=m._make_packet(kind, view).at(m._simulated_timestamp))
+        m._graph.wait_until_idle()
+        return {name: m._get_packet_content(kind, m._graph_outputs[name])
+                if name in m._graph_outputs else None
+                for name, kind in m._output_stream_type_info.items()}
 
     def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
         """All faces found in one frame: a list of (478, 3) float32 arrays (x, y in pixels, z in
@@ -141,6 +161,26 @@ class FaceMesh:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextmanager
+def _without_pyplot() -> Iterator[None]:
+    """While mediapipe is first imported, `matplotlib.pyplot` (and matplotlib, when not yet
+    imported) are empty modules: mediapipe's package imports its drawing helpers, which import
+    pyplot for a plotting function tracking never calls, and that was half of a tracking
+    worker's start-up (0.3 of 0.6 s). Afterwards they import as usual."""
+    if "mediapipe" in sys.modules or "matplotlib.pyplot" in sys.modules:
+        yield
+        return
+    import types
+
+    names = [n for n in ("matplotlib", "matplotlib.pyplot") if n not in sys.modules]
+    sys.modules.update({n: types.ModuleType(n) for n in names})
+    try:
+        yield
+    finally:
+        for n in names:
+            del sys.modules[n]
 
 
 @dataclass(frozen=True)
@@ -238,7 +278,7 @@ def parts(frames: int, part: int | None = None) -> list[tuple[int, int | None]]:
 def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
                   max_height: int = MAX_HEIGHT, max_faces: int = 1, smooth: int = SMOOTH,
                   min_frames: int = MIN_FRAMES, threads: int = 1, mesh_every: int = 1,
-                  span: tuple[int, int | None] | None = None,
+                  overlap: bool = True, span: tuple[int, int | None] | None = None,
                   on_frame: Callable[[int], None] | None = None,
                   timings: dict[str, float] | None = None) -> TrackSummary:
     """Track the main face of `video` and write out_dir/track.npz and out_dir/mouth.npy
@@ -250,7 +290,11 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     cost of running the face detector on every frame while fewer faces are in view. `smooth`: half-width in frames of the transform smoothing window.
     `mesh_every` = 2 runs FaceMesh on every other frame only (about 1.5x faster): the frames in
     between get interpolated landmarks and transforms (`filled`), their ROI pixels are still their
-    own. `threads`: ffmpeg decoding threads (1 costs the least CPU; it runs beside FaceMesh).
+    own. `threads`: decoding threads (1 costs the least CPU). `overlap`: decoding, FaceMesh and
+    alignment with writing each in a thread of their own, at once (a process with two cores or
+    more to itself: 1.5 cores busy rather than 1); False, one after the other in one thread
+    (processes that share the cores with other tracking processes: 0.5-1 ms less CPU a frame
+    without the threads' hand-offs, process_videos).
     A long video (one face track) is tracked in `parts`, one after the other, and joined
     (`join_parts`); `span` = (first, stop) tracks one part only (stop None: to the end), into
     out_dir, with the segments of the frames just outside it (`edges`) and no checks on the
@@ -277,16 +321,19 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
     max_gap = MAX_GAP + (mesh_every - 1) * (MAX_GAP + 1)
     context = smooth + max_gap + SETTLE
     track = functools.partial(_track_span, video, sizes=sizes, max_faces=max_faces, smooth=smooth,
-                              max_gap=max_gap, mesh_every=mesh_every, timings=timings)
+                              max_gap=max_gap, mesh_every=mesh_every, overlap=overlap,
+                              timings=timings)
+    ahead = READ_AHEAD if overlap else 0
     if span is not None:
         first, stop = span
         begin = max(0, first - context)
-        frames = _frames(video, sizes.mesh, threads, begin, None if stop is None else stop + context)
+        frames = _frames(video, sizes.mesh, threads, begin, None if stop is None else stop + context,
+                         ahead)
         summary = track(out, frames, (begin, first, stop), on_frame=on_frame)
     elif len(spans) > 1:
         # One decode for all the parts: each takes its frames, those it shares with the part
         # before from what that one kept, as a worker given the part alone decodes them.
-        shared = _Shared(_frames(video, sizes.mesh, threads), 2 * context + 1)
+        shared = _Shared(_frames(video, sizes.mesh, threads, ahead=ahead), 2 * context + 1)
         dirs = []
         try:
             for first, stop in spans:
@@ -300,7 +347,7 @@ def process_video(video: str | os.PathLike, out_dir: str | os.PathLike, *,
             shared.close()
             _remove(dirs)
     else:
-        summary = track(out, _frames(video, sizes.mesh, threads), None, on_frame=on_frame,
+        summary = track(out, _frames(video, sizes.mesh, threads, ahead=ahead), None, on_frame=on_frame,
                         min_frames=min_frames)
     seconds = time.perf_counter() - start
     return dataclasses.replace(summary, seconds=seconds,
@@ -319,7 +366,7 @@ def _own_frames(on_frame: Callable[[int], None], begin: int, first: int,
 
 def _track_span(video: Path, out: VideoDir, frames: Iterator[np.ndarray],
                 span: tuple[int, int, int | None] | None, *, sizes: FrameSizes, max_faces: int,
-                smooth: int, max_gap: int, mesh_every: int,
+                smooth: int, max_gap: int, mesh_every: int, overlap: bool,
                 on_frame: Callable[[int], None] | None, timings: dict[str, float] | None,
                 min_frames: int = MIN_FRAMES) -> TrackSummary:
     """`frames` -> out's files (process_video). With `span` = (begin, first, stop) `frames`
@@ -342,7 +389,7 @@ def _track_span(video: Path, out: VideoDir, frames: Iterator[np.ndarray],
             mesh = stack.enter_context(FaceMesh(video=True, max_faces=max_faces))
             streams = [MouthStream(smooth=smooth, max_gap=max_gap) for _ in outs]
             _track(frames, _Faces(mesh, sizes.mesh, max_faces), streams, spanned, mesh_every,
-                   on_frame, clock, begin)
+                   on_frame, clock, begin, overlap)
             t0 = time.perf_counter()
             for stream, writer in zip(streams, spanned, strict=True):
                 writer.write(stream.finish())
@@ -354,7 +401,7 @@ def _track_span(video: Path, out: VideoDir, frames: Iterator[np.ndarray],
                 if span is None:
                     w.writer.save(track_tmp)
                 else:
-                    w.writer.save(track_tmp, {"edges": np.array(w.edges, np.int32)}, compress=False)
+                    w.writer.save(track_tmp, {"edges": np.array(w.edges, np.int32)})
             clock["write"] += time.perf_counter() - t0
     finally:
         for lm_raw in lm_raws:
@@ -478,9 +525,10 @@ def _probe(video: Path, max_height: int) -> tuple[FrameSizes, int]:
 
 
 def _frames(video: Path, size: tuple[int, int], threads: int, begin: int = 0,
-            end: int | None = None) -> Iterator[np.ndarray]:
-    """Decoded RGB frames [begin, end) at 25 fps and `size`; SkipVideo when ffmpeg fails."""
-    frames = media.iter_frames(video, fps=FPS, size=size, threads=threads, ahead=READ_AHEAD,
+            end: int | None = None, ahead: int = READ_AHEAD) -> Iterator[np.ndarray]:
+    """Decoded RGB frames [begin, end) at 25 fps and `size` (`ahead` > 0: decoded by a thread
+    of their own, up to `ahead` frames ahead); SkipVideo when the video does not decode."""
+    frames = media.iter_frames(video, fps=FPS, size=size, threads=threads, ahead=ahead,
                                start=begin)
     try:
         for n, frame in enumerate(frames, begin):
@@ -536,13 +584,15 @@ class _Faces:
 
 def _track(frames: Iterator[np.ndarray], faces: _Faces, streams: list[MouthStream],
            writers: list, mesh_every: int, on_frame: Callable[[int], None] | None,
-           clock: dict[str, float], first: int = 0) -> int:
+           clock: dict[str, float], first: int = 0, overlap: bool = True) -> int:
     """Decode -> cut and faces -> MouthStream per face track (gaps, segments, smoothing, ROI) ->
     its writer, one frame at a time; FaceMesh on every `mesh_every`-th frame of the video only
-    (`frames` begin at the video's frame `first`). Returns the frame count. Alignment and writing run in a thread of their own, in frame order, while
-    FaceMesh works on the next frames (`_Aligner`)."""
+    (`frames` begin at the video's frame `first`). Returns the frame count. With `overlap`,
+    alignment and writing run in a thread of their own, in frame order, while FaceMesh works on
+    the next frames (`_Aligner`)."""
     n = 0
-    with _switch_interval(SWITCH_INTERVAL), _Aligner(streams, writers, clock) as aligner:
+    with _switch_interval(SWITCH_INTERVAL), _Aligner(streams, writers, clock,
+                                                     inline=not overlap) as aligner:
         while True:
             t0 = time.perf_counter()
             rgb = next(frames, None)
@@ -574,10 +624,10 @@ def _switch_interval(seconds: float) -> Iterator[None]:
 class _Aligner:
     """A thread that pushes each frame's faces through their MouthStreams and writes what comes
     out, in frame order, up to ALIGN_AHEAD frames behind the caller. Its error is raised in the
-    caller at the next `put` or on leaving."""
+    caller at the next `put` or on leaving. `inline`: no thread, `put` does the work."""
 
     def __init__(self, streams: list[MouthStream], writers: list[TrackWriter],
-                 clock: dict[str, float]):
+                 clock: dict[str, float], inline: bool = False):
         import queue
         import threading
 
@@ -587,19 +637,24 @@ class _Aligner:
         self._queue: queue.Queue = queue.Queue(ALIGN_AHEAD)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="align", daemon=True)
+        self._inline = inline
 
     def __enter__(self) -> _Aligner:
-        self._thread.start()
+        if not self._inline:
+            self._thread.start()
         return self
 
     def put(self, rgb: np.ndarray, found: list[np.ndarray | None], cut: bool,
             scores: list[float]) -> None:
+        if self._inline:
+            return self._align(rgb, found, cut, scores)
         self._raise()
         self._queue.put((rgb, found, cut, scores))
 
     def __exit__(self, *exc) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        if not self._inline:
+            self._queue.put(None)
+            self._thread.join()
         for k, v in self._seconds.items():
             self._clock[k] += v
         if exc[0] is None:
@@ -734,7 +789,10 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
             return
         left = {i: len(dirs) for i, dirs in split.items()}
         failed: dict[int, SkipVideo] = {}
-        with process_pool(min(workers, len(tasks)), initializer=_pool_init) as pool:
+        pool_size = min(workers, len(tasks))
+        overlap = (os.cpu_count() or 1) >= 2 * pool_size   # each worker has 2 cores to itself
+        tasks = [(i, video, out_dir, {**kw, "overlap": overlap}) for i, video, out_dir, kw in tasks]
+        with process_pool(pool_size, initializer=_pool_init) as pool:
             futures = {pool.submit(_worker, (video, out_dir, kw)): i
                        for i, video, out_dir, kw in tasks}
             for fut in cf.as_completed(futures):

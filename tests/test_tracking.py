@@ -343,6 +343,19 @@ def test_process_videos_in_two_workers(tmp_path, two_face_video):
     assert files_in(tmp_path / "a") == ["mouth.npy", "track.npz"] and files_in(tmp_path / "b") == []
 
 
+def test_one_thread_or_three_give_the_same_files(carphone, tmp_path):
+    """overlap=False (decoding, FaceMesh and alignment one after the other, as workers that fill
+    the cores track) writes the crops and the track the threaded default writes, bit for bit."""
+    summary, track, roi, out = carphone
+    alone = tracking.process_video(carphone_path(), tmp_path, overlap=False)
+    assert (alone.frames, alone.found, alone.segments) == (summary.frames, summary.found, summary.segments)
+    assert (tmp_path / "mouth.npy").read_bytes() == (out / "mouth.npy").read_bytes()
+    again = trackfile.load_track(tmp_path / "track.npz")
+    assert sorted(again) == sorted(track)
+    for key in track:
+        assert again[key].dtype == track[key].dtype and np.array_equal(again[key], track[key], equal_nan=True), key
+
+
 def test_mesh_every_other_frame_gives_nearly_the_same_rois(carphone, tmp_path):
     _, track, roi, _ = carphone
     summary = tracking.process_video(carphone_path(), tmp_path, mesh_every=2)
@@ -393,12 +406,13 @@ def test_aligner_keeps_frame_order_and_hands_its_error_to_the_caller():
     import time
 
     frames = [np.full((4, 4), k, np.uint8) for k in range(50)]
-    stream, sink, clock = _Recorder(), _Sink(), {"align": 0.0, "write": 0.0}
-    with tracking._Aligner([stream], [sink], clock) as aligner:
-        for f in frames:
-            aligner.put(f, [None], False, [float("nan")])
-    assert stream.seen == sink.written == list(range(50))
-    assert clock["align"] > 0
+    for inline in (False, True):
+        stream, sink, clock = _Recorder(), _Sink(), {"align": 0.0, "write": 0.0}
+        with tracking._Aligner([stream], [sink], clock, inline=inline) as aligner:
+            for f in frames:
+                aligner.put(f, [None], False, [float("nan")])
+        assert stream.seen == sink.written == list(range(50))
+        assert clock["align"] > 0
 
     failing = _Recorder(fail_at=3)
     with pytest.raises(ValueError, match="bad frame 3"):
