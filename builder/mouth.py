@@ -194,6 +194,7 @@ class _Pending:
     score: float
     params: np.ndarray | None = None
     filled: bool = False
+    box: np.ndarray | None = None   # face_box(landmarks) of a found face
 
 
 class MouthStream:
@@ -232,7 +233,7 @@ class MouthStream:
         found = landmarks is not None
         it = _Pending(frame, landmarks, found, cut, score)
         if found:
-            it.params = similarity_params(landmarks)
+            it.params, it.box = similarity_params(landmarks), face_box(landmarks)
         self._items.append(it)
         if found:
             self._link(i)
@@ -248,7 +249,7 @@ class MouthStream:
         if j is None or j < self._first or i - j - 1 > self.max_gap:
             return
         a, b = self._get(j), self._get(i)
-        if not same_face(face_box(a.landmarks), face_box(b.landmarks), i - j):
+        if not same_face(a.box, b.box, i - j):
             b.cut = True
             return
         if any(self._get(k).cut for k in range(j + 1, i + 1)):

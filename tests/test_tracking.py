@@ -131,6 +131,22 @@ def test_facemesh_gives_the_landmarks_of_mediapipes_public_solution():
     assert 0.5 < faces[0].score <= 1.0                  # the detector's confidence, besides
 
 
+def test_landmark_array_reads_the_messages_numbers_either_way():
+    from mediapipe.framework.formats import landmark_pb2
+
+    values = np.random.default_rng(0).normal(size=(478, 3)).astype(np.float32)
+    values[5], values[7, 1] = 0.0, -0.0
+    message = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in values:
+        point = message.landmark.add()
+        point.x, point.y, point.z = float(x), float(y), float(z)
+    fast = tracking.landmark_array(message)               # off the serialized form
+    assert fast.dtype == np.float32 and np.array_equal(fast.view(np.uint32), values.view(np.uint32))
+    message.landmark[3].visibility = 0.5                  # another layout: field by field
+    assert np.array_equal(tracking.landmark_array(message).view(np.uint32), values.view(np.uint32))
+    assert tracking.landmark_array(landmark_pb2.NormalizedLandmarkList()).shape == (0, 3)
+
+
 # ---------------------------------------------------------------------------- two faces
 
 
