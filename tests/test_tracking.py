@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,20 @@ def test_facemesh_gives_the_landmarks_of_mediapipes_public_solution():
     assert len(faces) == 1 and faces[0].landmarks.shape == (478, 3)
     assert np.array_equal(faces[0].landmarks, expected.astype(np.float32))
     assert 0.5 < faces[0].score <= 1.0                  # the detector's confidence, besides
+
+
+def test_facemesh_imports_mediapipe_without_what_tracking_never_uses():
+    """A fresh process: FaceMesh works without importing pyplot or mediapipe's Tasks API, and
+    both import and work as usual afterwards."""
+    code = ("import sys; from builder import tracking; m = tracking.FaceMesh(video=False);"
+            "print(sorted(n for n in tracking._UNUSED_BY_TRACKING if n in sys.modules));"
+            "from tests.test_tracking import astronaut; print(len(m.detect(astronaut())));"
+            "import matplotlib.pyplot as plt, mediapipe as mp, mediapipe.tasks.python as tasks;"
+            "print(callable(plt.figure), hasattr(tasks.vision, 'FaceLandmarker'),"
+            " hasattr(mp.solutions.face_mesh, 'FaceMesh'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.split("\n")[:3] == ["[]", "1", "True True True"]
 
 
 def test_landmark_array_reads_the_messages_numbers_either_way():
