@@ -10,9 +10,10 @@ locks, the progress bars and the worker pools, and prints the summary. Each stag
              (with [build] max_faces > 1: track.<k>.npz, mouth.<k>.npy, sync.<k>.npz per face)
   3. plan    words + track -> which clips, or why not     (pure, in the main process)
   4. clips   mouth.npy -> <word>/<split>/<id>_<ms>.mp4 + .json sidecar (worker processes)
-  5. report  manifest.jsonl, stats.json, videos.json, contact_sheet.png, a summary table
+  5. report  manifest.jsonl, stats.json, videos.json, a summary table
   6. pack    each split's clips -> .cache/<split>.npy, the uint8 array training memory-maps;
-     then the web pages: index.html and .pages/ (a page per word, per video; moving previews)
+     then, from the packed clips, contact_sheet.png and the web pages: index.html and .pages/
+     (a page per word, per video; moving previews)
 A video a stage rejects gets <video>/skip.json with the reason, and the batch goes on.
 """
 
@@ -221,23 +222,26 @@ def _run(cfg: Config, out: Path, output: str, shard: str | None, replan: bool,
     _write_clips(clipstage.jobs(dataset, planned, cfg.build.crop), workers)
     lap("clips")
 
-    # 5. report
+    # 5. report (the contact sheet waits for the packed clips)
     rep = reportstage.run(dataset, records, drops, skipped, len(mine),
                           sum(v.seconds for v in planned), decided.vocabulary, caption_drops,
-                          other_face=sum(v.other_face for v in planned), outcomes=outcomes)
+                          other_face=sum(v.other_face for v in planned), outcomes=outcomes,
+                          sheet=False)
     st = rep.stats
     lap("report")
 
-    # 6. pack the clips for training, then the web pages (their previews come from the packed clips)
+    # 6. pack the clips for training, then the contact sheet and the web pages (from the packed
+    # clips: nothing is decoded again)
     for split in sorted({r.split for r in records}):
         packstage.run(out, split)
     lap("pack")
+    sheet = reportstage.contact_sheet(dataset, records)
     pages = reportstage.write_pages(dataset, videos_root)
     lap("pages")
     print(ds.summary_table(st))
     print(f"{st['clips']} clips from {len(mine) - sum(skipped.values())} of {len(mine)} videos "
           f"({st['hours'] * 60:.1f} min) in {out}")
     print(f"manifest: {rep.manifest}\nstats: {rep.stats_file}\npages: {pages.index}")
-    if rep.contact_sheet:
-        print(f"contact sheet: {rep.contact_sheet}")
-    return BuildSummary(out, st, rep.manifest, rep.contact_sheet, seconds)
+    if sheet:
+        print(f"contact sheet: {sheet}")
+    return BuildSummary(out, st, rep.manifest, sheet, seconds)

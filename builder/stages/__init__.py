@@ -5,8 +5,9 @@
   track   <video>/video.mp4 -> <video>/track.npz + mouth.npy              track.run(video folder, TrackSettings)
   plan    then, per video, which clips or why not                         plan.video_clips(state, ...)
   clips   mouth.npy -> dataset/<word>/<split>/<id>_<ms>.mp4 + .json       clips.write(Job)
-  report  dataset/manifest.jsonl, stats.json, contact_sheet.png           report.run(dataset, records, ...)
+  report  dataset/manifest.jsonl, stats.json, videos.json                 report.run(dataset, records, ...)
   pack    dataset clips -> dataset/.cache/<split>.npy (uint8, for training) pack.run(dataset folder, split)
+  report  then contact_sheet.png and the web pages, from the packed clips report.contact_sheet, report.write_pages
 
 Each takes a folder (one video's, or the dataset's) and a small settings value of its own (plain
 values: builder never reads options.toml; pipelines builds the settings from the config) and

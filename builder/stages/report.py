@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,12 @@ class Report:
 def run(dataset: DatasetDir, records: list[ClipRecord], drops: Counter, skipped: Counter,
         videos: int, seconds: float, vocabulary: list[str],
         caption_drops: Counter | None = None, other_face: int = 0,
-        outcomes: Iterable[VideoOutcome] = ()) -> Report:
-    """Write the manifest, stats.json, videos.json and the contact sheet of `records`. With
-    several face tracks, stats.json's `faces` gives the clips per face track and
-    `other_face_spoke`, the words the main face did not say, taken from another face that did."""
+        outcomes: Iterable[VideoOutcome] = (), sheet: bool = True) -> Report:
+    """Write the manifest, stats.json, videos.json and (with `sheet`) the contact sheet of
+    `records`. With several face tracks, stats.json's `faces` gives the clips per face track
+    and `other_face_spoke`, the words the main face did not say, taken from another face that
+    did. A build makes the contact sheet after packing (`contact_sheet`): from the packed
+    clips, without decoding them again."""
     atomic.write_text(dataset.manifest, manifest_text(records))
     st = ds.stats(records, drops, skipped, videos, seconds, vocabulary, caption_drops)
     if any(r.face is not None for r in records):
@@ -68,24 +70,42 @@ def run(dataset: DatasetDir, records: list[ClipRecord], drops: Counter, skipped:
     atomic.write_json(dataset.stats, st)
     atomic.write_json(dataset.videos, {o.id: {k: v for k, v in asdict(o).items() if k != "id"}
                                        for o in sorted(outcomes, key=lambda o: o.id)})
-    return Report(st, dataset.manifest, dataset.stats, contact_sheet(dataset, records))
+    return Report(st, dataset.manifest, dataset.stats,
+                  contact_sheet(dataset, records) if sheet else None)
 
 
 def contact_sheet(dataset: DatasetDir, records: list[ClipRecord], per_word: int = 3) -> Path | None:
     """A few clips of each word in one PNG (None when there are no clips); a clip cut from a
     face track other than the main one says which ("face 1") on its first frame."""
-    from builder import media
-
-    chosen: dict[str, list[np.ndarray]] = {}
+    picked: dict[str, list[ClipRecord]] = {}
     for r in sorted(records, key=lambda r: r.path):
-        if len(chosen.setdefault(r.word, [])) < per_word:
-            frames = media.read_clip(dataset.root / r.path)
-            if r.face:
-                frames = _face_mark(frames, r.face)
-            chosen[r.word].append(frames)
+        if len(picked.setdefault(r.word, [])) < per_word:
+            picked[r.word].append(r)
     if not records:
         return None
+    chosen: dict[str, list[np.ndarray]] = {word: [] for word in picked}
+    for r, frames in clip_frames(dataset, [r for rs in picked.values() for r in rs]):
+        chosen[r.word].append(_face_mark(frames, r.face) if r.face else frames)
     return ds.contact_sheet(chosen, dataset.contact_sheet)
+
+
+def clip_frames(dataset: DatasetDir, records: Iterable[ClipRecord]) -> Iterator[tuple[ClipRecord, np.ndarray]]:
+    """Each record with its (T, 96, 96) frames, in order: from its split's packed cache when
+    that holds the clip (nothing decoded), else decoded from the clip's file."""
+    from lipreader import data
+
+    caches: dict[str, Any] = {}
+    for r in records:
+        if r.split not in caches:
+            got = data.open_cache(dataset.root, r.split)
+            caches[r.split] = (got, {p: i for i, p in enumerate(got.paths)}) \
+                if isinstance(got, data.ClipCache) else None
+        hit = caches[r.split]
+        if hit is not None and r.path in hit[1]:
+            yield r, np.asarray(hit[0].clips[hit[1][r.path]])
+        else:
+            from builder import media
+            yield r, media.read_clip(dataset.root / r.path)
 
 
 def _face_mark(frames: np.ndarray, face: int) -> np.ndarray:
@@ -152,21 +172,8 @@ def shown_clips(records: list[ClipRecord], per_word: int = PREVIEWS_PER_WORD) ->
 def write_previews(dataset: DatasetDir, clips: Iterable[ClipRecord]) -> int:
     """A preview beside the pages for each clip that lacks one (or has an older one);
     frames come from the packed cache when it holds the clip. Returns how many were made."""
-    from lipreader import data
-
     todo = [r for r in clips if not _fresh(dataset.preview(r.path), dataset.root / r.path)]
-    caches: dict[str, Any] = {}
-    for r in todo:
-        if r.split not in caches:
-            got = data.open_cache(dataset.root, r.split)
-            caches[r.split] = (got, {p: i for i, p in enumerate(got.paths)}) \
-                if isinstance(got, data.ClipCache) else None
-        hit = caches[r.split]
-        if hit is not None and r.path in hit[1]:
-            frames = np.asarray(hit[0].clips[hit[1][r.path]])
-        else:
-            from builder import media
-            frames = media.read_clip(dataset.root / r.path)
+    for r, frames in clip_frames(dataset, todo):
         preview(frames, dataset.preview(r.path))
     return len(todo)
 
