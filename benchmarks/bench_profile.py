@@ -5,7 +5,8 @@
 - startup: wall seconds of fresh processes (median of 3): the CLI's `--help` and `config`, the
   heavy imports one by one, and what a tracking or clip worker does before its first video.
 - tracking: one process on bench_tracking's 12 s 720p real-face video, ms per frame of each
-  stage (decode = waiting for the decoding thread), CPU ms per frame of each thread
+  stage (decode = waiting for the decoding thread), the CPU per frame with the three stages in
+  one thread (`one_thread`: as workers that fill the cores track), CPU ms per frame of each thread
   (`cpu_by_thread`, from /proc: FaceMesh's calls, its graph, decoding, alignment and writing),
   CPU ms per frame of the ffmpeg command decoding alone with the decoder options tried, and the crop jitter of the
   tracking tests (median frame-to-frame step of the mouth centre in the 96 px ROI, and median
@@ -47,6 +48,8 @@ STARTUP = {
     "import numpy": "import numpy",
     "import cv2": "import cv2",
     "import mediapipe": "import mediapipe",
+    "import mediapipe as tracking does (no pyplot, no Tasks API)":
+        "from builder.tracking import _lean_mediapipe_import\nwith _lean_mediapipe_import(): import mediapipe",
     "import torch": "import torch",
     "import av": "import av",
     "tracking worker ready (imports, FaceMesh graph)":
@@ -198,6 +201,15 @@ def tracking(video: Path, work: Path, mesh_every: tuple[int, ...] = (1, 2, 3)) -
             "cpu_ms_per_frame": round(1000 * cpu / s.frames, 2),
             "ms_per_frame": {stage: round(1000 * v / s.frames, 3) for stage, v in timings.items()},
             "jitter": jitter(work / f"mesh_every_{k}")}
+    # As a worker among others that fill the cores tracks: decoding, FaceMesh and alignment one
+    # after the other in one thread (overlap=False); the same files.
+    cpu0, t0 = _cpu(), time.perf_counter()
+    s = process_video(video, work / "one_thread", overlap=False)
+    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    same = all((work / "one_thread" / f).read_bytes() == (work / "mesh_every_1" / f).read_bytes()
+               for f in ("mouth.npy",))
+    out["one_thread"] = {"frames": s.frames, "realtime": round(s.frames / FPS / wall, 2),
+                         "cpu_ms_per_frame": round(1000 * cpu / s.frames, 2), "same_crops": same}
     return out
 
 

@@ -62,6 +62,8 @@ def table(results: dict) -> str:
          _pick(results, "bench_profile", "startup_s", "lipreader --help")),
         ("tracking ms/frame: decode wait, mesh, align, write",
          _pick(results, "bench_profile", "tracking", "mesh_every_1", "ms_per_frame")),
+        ("tracking CPU ms/frame: threads / one thread (workers that fill the cores)",
+         [_pick(results, "bench_profile", "tracking", k, "cpu_ms_per_frame") for k in ("mesh_every_1", "one_thread")]),
         ("clip writing, in-process (clips per CPU s)",
          _pick(results, "bench_profile", "clips", "in-process encoder", "clips_per_cpu_s")),
         ("clip writing, in-process vs ffmpeg per clip (CPU ratio)",
