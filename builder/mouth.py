@@ -56,9 +56,11 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray = REFERENCE) -> np.ndarray:
     a = (s * d).sum((-1, -2)) / norm
     b = (s[..., 0] * d[..., 1] - s[..., 1] * d[..., 0]).sum(-1) / norm
     mx, my = ms[..., 0, 0], ms[..., 0, 1]
-    tx = md[0] - (a * mx - b * my)
-    ty = md[1] - (b * mx + a * my)
-    return np.stack([a, b, tx, ty], -1)
+    p = np.empty((*np.shape(a), 4))
+    p[..., 0], p[..., 1] = a, b
+    p[..., 2] = md[0] - (a * mx - b * my)
+    p[..., 3] = md[1] - (b * mx + a * my)
+    return p
 
 
 def similarity_params(landmarks: np.ndarray) -> np.ndarray:
@@ -69,8 +71,10 @@ def similarity_params(landmarks: np.ndarray) -> np.ndarray:
 def to_matrix(p: np.ndarray) -> np.ndarray:
     """Similarity parameters (..., 4) -> affine matrices (..., 2, 3) for cv2.warpAffine."""
     p = np.asarray(p, np.float64)
-    a, b, tx, ty = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
-    return np.stack([np.stack([a, -b, tx], -1), np.stack([b, a, ty], -1)], -2)
+    m = np.empty((*p.shape[:-1], 2, 3))
+    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = p[..., 0], -p[..., 1], p[..., 2]
+    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = p[..., 1], p[..., 0], p[..., 3]
+    return m
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -89,7 +93,7 @@ def smooth_params(window: np.ndarray, landmarks: np.ndarray, sigma: float = SIGM
     over a moving head does not do. `own`: the frame's own parameters, when already known.
     """
     window = np.asarray(window, np.float64)
-    pts = np.asarray(landmarks, np.float64)[STABLE_IDS, :2]
+    pts = np.asarray(landmarks)[STABLE_IDS, :2].astype(np.float64)
     own = fit_similarity(pts) if own is None else own
     placed = apply_affine(to_matrix(window), pts)             # (n, 8, 2)
     mine = apply_affine(to_matrix(own), pts)                  # (8, 2)
