@@ -104,12 +104,20 @@ def _sync(states: list[VideoState], workers: int) -> None:
 
 def _write_clips(jobs: list[clipstage.Job], workers: int) -> None:
     """Write the clips, in worker processes when there are enough of them to pay for starting
-    the workers (clipstage.WORKER_CLIPS each)."""
+    the workers (clipstage.WORKER_CLIPS each), else in this process: with two cores or more, in
+    two threads (x264 lets go of the GIL while it encodes: the 62 clips of a 52.6 s video,
+    0.22 -> 0.17 s), every other clip of each video in each."""
+    import concurrent.futures as cf
+
     total = sum(len(j.items) for j in jobs)
     with Progress(total, "writing clips", "clips") as bar:
         if workers <= 1 or len(jobs) <= 1 or total < 2 * clipstage.WORKER_CLIPS:
-            for job in jobs:
-                bar.update(clipstage.write(job))
+            threads = 2 if workers > 1 and total > 1 else 1
+            pieces = [clipstage.Job(j.mouth, j.items[k::threads]) for j in jobs
+                      for k in range(threads) if j.items[k::threads]]
+            with cf.ThreadPoolExecutor(threads) as pool:
+                for n in pool.map(clipstage.write, pieces):
+                    bar.update(n)
             return
         with process_pool(min(workers, len(jobs), total // clipstage.WORKER_CLIPS)) as pool:
             for n in pool.map(clipstage.write, jobs):
