@@ -777,13 +777,15 @@ def _worker(job: tuple[str, str, dict]) -> TrackSummary | SkipVideo:
 
 
 def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], workers: int = 0,
+                   on_part: Callable[[int, int], None] | None = None,
                    **kwargs) -> Iterable[tuple[int, TrackSummary | SkipVideo]]:
     """Run process_video over (video, out_dir) pairs in `workers` processes (0: one per core).
     Yields (job index, TrackSummary or the SkipVideo raised) as each video finishes.
 
     With few videos (under SHARE_BELOW per worker), the `parts` of long videos go to the workers
     one by one and are joined here, so that one long video keeps every core busy (the files are
-    those process_video writes, which tracks the same parts one after the other)."""
+    those process_video writes, which tracks the same parts one after the other);
+    `on_part(job index, frames)` is called as each part is done, with its own frame count."""
     import concurrent.futures as cf
 
     from lipreader.workers import process_pool
@@ -792,13 +794,15 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
     workers = workers or os.cpu_count() or 1
     tasks: list[tuple[int, str, str, dict]] = []   # (job, video, out_dir, kwargs) per task
     split: dict[int, list[Path]] = {}               # job -> its part folders, in order
+    own: dict[str, int] = {}                        # part folder -> the part's own frames
     started = time.perf_counter()
     try:
         for i, (video, out_dir) in enumerate(jobs):
             spans: list = [None]
             if workers > 1 and len(jobs) < SHARE_BELOW * workers and kwargs.get("max_faces", 1) == 1:
                 try:
-                    spans = parts(_probe(Path(video), kwargs.get("max_height", MAX_HEIGHT))[1])
+                    frames = _probe(Path(video), kwargs.get("max_height", MAX_HEIGHT))[1]
+                    spans = parts(frames)
                 except SkipVideo as e:
                     yield i, e
                     continue
@@ -809,6 +813,7 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
             split[i] = []
             for first, stop in spans:
                 split[i].append(atomic.temp_dir(Path(out_dir) / f"part{first}"))
+                own[str(split[i][-1])] = (frames if stop is None else stop) - first
                 tasks.append((i, video, str(split[i][-1]), {**kwargs, "span": (first, stop)}))
         if workers == 1 or len(tasks) <= 1:
             _worker_init()
@@ -821,13 +826,15 @@ def process_videos(jobs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], 
         overlap = (os.cpu_count() or 1) >= 2 * pool_size   # each worker has 2 cores to itself
         tasks = [(i, video, out_dir, {**kw, "overlap": overlap}) for i, video, out_dir, kw in tasks]
         with process_pool(pool_size, initializer=_pool_init) as pool:
-            futures = {pool.submit(_worker, (video, out_dir, kw)): i
+            futures = {pool.submit(_worker, (video, out_dir, kw)): (i, out_dir)
                        for i, video, out_dir, kw in tasks}
             for fut in cf.as_completed(futures):
-                i, result = futures[fut], fut.result()
+                (i, out_dir), result = futures[fut], fut.result()
                 if i not in split:
                     yield i, result
                     continue
+                if on_part is not None:
+                    on_part(i, own[out_dir])
                 if isinstance(result, SkipVideo):
                     failed.setdefault(i, result)
                 left[i] -= 1

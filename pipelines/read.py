@@ -18,6 +18,7 @@ the annotated copy of the video is builder/annotate.py. This module only orchest
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -60,25 +61,36 @@ UNREADABLE_CLIP = "unreadable, or not a clip the model reads"
 # ---------------------------------------------------------------- a video
 
 def _track(vd: VideoDir, source: str, frames: int, mesh_every: int = 1, wait: bool = False,
-           max_faces: int = 1) -> None:
+           max_faces: int = 1, workers: int = 0) -> None:
     """track.npz + mouth.npy (and those of further face tracks) in the video folder (cached),
     or one clear InputError."""
     if trackstage.tracked(vd, remove=False, max_faces=max_faces):
         return
     with lock.hold(vd.root.parent, wait=wait):  # the videos folder: one writer at a time
-        _track_now(vd, source, frames, mesh_every, max_faces)
+        _track_now(vd, source, frames, mesh_every, max_faces, workers)
 
 
-def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int, max_faces: int = 1) -> None:
-    from builder import media
+def _track_now(vd: VideoDir, source: str, frames: int, mesh_every: int, max_faces: int = 1,
+               workers: int = 0) -> None:
+    """Track in this process, or, for a video long enough to be tracked in parts (one face
+    track, several cores), the parts on `workers` worker processes side by side as
+    build-dataset does (0: one per core; the same files either way)."""
+    from builder import media, tracking
 
     if trackstage.tracked(vd, max_faces=max_faces):  # tracked meanwhile; damaged files are removed
         return
     total = media.probe(vd.video).frames_at_25
+    workers = workers or os.cpu_count() or 1
+    settings = trackstage.TrackSettings(mesh_every, max_faces)
     bar = Progress(total or None, "tracking the face", "frames")
     try:
-        trackstage.run(vd, trackstage.TrackSettings(mesh_every, max_faces),
-                       on_frame=lambda n: bar.update(n - bar.n))
+        if workers > 1 and max_faces == 1 and len(tracking.parts(total)) > 1:
+            for _, skip in trackstage.run_many([vd], settings, workers,
+                                               on_part=lambda _, n: bar.update(n)):
+                if skip is not None:
+                    raise SkipVideo(skip["reason"], skip["detail"])
+        else:
+            trackstage.run(vd, settings, on_frame=lambda n: bar.update(n - bar.n))
     except SkipVideo as e:
         raise _track_error(source, e.reason, e.detail, frames) from e
     finally:
@@ -177,7 +189,8 @@ def read_video(cfg: Config, reader: Reader, vd: VideoDir, source: str, captions:
     if state.skip and state.skip.get("stage") == "track":
         raise _track_error(source, state.skip.get("reason", ""), state.skip.get("detail", ""), n)
     t0 = time.perf_counter()
-    _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait, cfg.build.max_faces)
+    _track(vd, source, n, cfg.build.mesh_every, cfg.general.wait, cfg.build.max_faces,
+           cfg.build.workers)
     timings["track"] = time.perf_counter() - t0
     track = trackstage.load_view(vd)
     opening = trackstage.load_opening(vd)

@@ -474,8 +474,11 @@ def test_a_video_in_parts_is_the_same_on_one_worker_or_several(tmp_path, monkeyp
     tracking.process_video(video, tmp_path / "whole")
     monkeypatch.setattr(tracking, "PART_FRAMES", 30)
     alone = tracking.process_video(video, tmp_path / "alone")
-    [(index, pooled)] = list(tracking.process_videos([(video, tmp_path / "pooled")], workers=2))
+    done: list[tuple[int, int]] = []
+    [(index, pooled)] = list(tracking.process_videos([(video, tmp_path / "pooled")], workers=2,
+                                                     on_part=lambda i, n: done.append((i, n))))
     assert index == 0 and isinstance(pooled, tracking.TrackSummary)
+    assert sorted(done) == [(0, 33), (0, 33), (0, 34)]   # each part's own frames, as it is done
     assert (alone.frames, alone.found, alone.segments) == (pooled.frames, pooled.found, 1) == (100, 100, 1)
     for name in ("alone", "pooled", "whole"):
         assert files_in(tmp_path / name) == ["mouth.npy", "track.npz"]
@@ -491,6 +494,26 @@ def test_a_video_in_parts_is_the_same_on_one_worker_or_several(tmp_path, monkeyp
     assert np.median(diff) < 0.5 and diff.max() < 2.0   # gray levels
     shift = np.abs(a["landmarks"].astype(float) - w["landmarks"]).mean(axis=(1, 2))
     assert np.median(shift) < 0.1 and shift.max() < 0.5  # source pixels
+
+
+def test_read_tracks_a_long_video_in_parts_on_workers(tmp_path, monkeypatch):
+    """`lipreader read` shares a video long enough for parts among the workers, as build-dataset
+    does: the files of the parts tracked one after the other in one process."""
+    import shutil
+
+    from builder.layout import VideoDir
+    from pipelines import read
+
+    monkeypatch.setattr(tracking, "PART_FRAMES", 30)
+    tracking.process_video(carphone_path(), tmp_path / "alone")
+    vd = VideoDir(tmp_path / "v")
+    vd.root.mkdir()
+    shutil.copy(carphone_path(), vd.video)
+    read._track_now(vd, "carphone", 29, mesh_every=1, workers=2)
+    assert files_in(vd.root) == ["mouth.npy", "track.npz", "video.mp4"]
+    assert np.array_equal(np.load(vd.mouth), np.load(tmp_path / "alone" / "mouth.npy"))
+    a, b = trackfile.load_track(vd.track), trackfile.load_track(tmp_path / "alone" / "track.npz")
+    assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
 
 
 @pytest.mark.parametrize("part", [10, 7, 10**6])

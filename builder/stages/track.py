@@ -122,15 +122,16 @@ def run(vd: VideoDir, settings: TrackSettings, on_frame: Callable[[int], None] |
         raise
 
 
-def run_many(vds: Sequence[VideoDir], settings: TrackSettings, workers: int
-             ) -> Iterator[tuple[int, dict | None]]:
+def run_many(vds: Sequence[VideoDir], settings: TrackSettings, workers: int,
+             on_part: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, dict | None]]:
     """Track the videos in worker processes. Yields (index, skip record or None) as each
-    finishes; a rejected video's skip.json is written."""
+    finishes; a rejected video's skip.json is written. `on_part(index, frames)`: a part of a
+    long video shared among the workers is done (tracking.process_videos)."""
     from builder import tracking
 
     for vd in vds:
         atomic.remove_stale_temps(vd.root)
     for i, result in tracking.process_videos([(vd.video, vd.root) for vd in vds], workers,
-                                             mesh_every=settings.mesh_every,
+                                             on_part=on_part, mesh_every=settings.mesh_every,
                                              max_faces=settings.max_faces):
         yield i, record_skip(vds[i], "track", result) if isinstance(result, SkipVideo) else None

@@ -159,12 +159,13 @@ class VideoSpec:
 def plan_corpus(poses: Sequence[Pose], words: int | Sequence[str] = 10, videos: int = 20, speakers: int = 6,
                 holdout_speakers: int = 1, seconds: float = 14.0, fps: float = FPS,
                 height: int = 480, seed: int = 0, audio: str = "speech", audio_offset_ms: float = 0.0,
-                second_face: bool = False) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
+                second_face: bool = False, aspect: float = 4 / 3) -> tuple[list[str], list[Speaker], list[VideoSpec]]:
     """Vocabulary (`words`: the first that many of VOCABULARY, or the words themselves),
     speakers and one spec per video, all decided by `seed`. Every video's sound
     is `audio` (AUDIO_KINDS; a voice-over says another, unseen script) `audio_offset_ms` late.
     `second_face`: each frame is split between the speaker and another speaker whose mouth
-    moves after its own script (SecondFace)."""
+    moves after its own script (SecondFace). The frames are `height` high and `aspect` times as
+    wide."""
     if audio not in AUDIO_KINDS:
         raise InputError(f"--audio must be one of {', '.join(AUDIO_KINDS)}, got {audio!r}")
     if not MIN_HEIGHT <= height <= MAX_HEIGHT:
@@ -179,7 +180,7 @@ def plan_corpus(poses: Sequence[Pose], words: int | Sequence[str] = 10, videos: 
     rng = np.random.default_rng(seed)
     spk = make_speakers(poses, speakers, holdout_speakers, rng)
     height -= height % 2
-    size = (int(round(height * 4 / 3)) // 2 * 2, height)
+    size = (int(round(height * aspect)) // 2 * 2, height)
     # Training speakers in a seeded order, held-out ones spread in from the second video on.
     train = [i for i in rng.permutation(len(spk)) if not spk[i].holdout]
     hold = [i for i, s in enumerate(spk) if s.holdout]
@@ -325,7 +326,7 @@ def make_corpus(out: Path, words: int | Sequence[str] = 10, videos: int = 20, se
                 speakers: int = 6, holdout_speakers: int = 1, height: int = 480, fps: float = FPS,
                 seed: int = 0, faces: Path | None = None, workers: int = 0,
                 show_progress: bool = False, audio: str = "speech",
-                audio_offset_ms: float = 0.0, second_face: bool = False) -> Corpus:
+                audio_offset_ms: float = 0.0, second_face: bool = False, aspect: float = 4 / 3) -> Corpus:
     """Generate a corpus under `out` (see pipelines.synth for the layout); `workers` 0 uses
     up to one process per core, 1 renders in this process."""
     import time
@@ -337,7 +338,8 @@ def make_corpus(out: Path, words: int | Sequence[str] = 10, videos: int = 20, se
     out = Path(out)
     poses = load_poses(faces)
     vocab, spk, specs = plan_corpus(poses, words, videos, speakers, holdout_speakers,
-                                    seconds, fps, height, seed, audio, audio_offset_ms, second_face)
+                                    seconds, fps, height, seed, audio, audio_offset_ms, second_face,
+                                    aspect)
     sheet_plan = _contact_plan(specs, vocab)
     for utts in sheet_plan.values():
         for i, ks in utts:
